@@ -1,0 +1,5 @@
+"""`python -m lambdactl`."""
+
+from lambdactl.cli.main import main
+
+raise SystemExit(main())

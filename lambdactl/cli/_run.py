@@ -1,0 +1,269 @@
+"""Run one `aws lambda`-style command: assemble the request, call the service, render the answer.
+
+Shared by the fast parser and the Typer app, so both behave identically: --cli-input-json,
+--generate-cli-skeleton, required-parameter checks, client-side pagination (--max-items,
+--starting-token, --page-size), --query, --output and the outfile of `invoke`.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import sys
+import time
+from typing import Any
+
+from ..errors import LambdaError
+from ._errors import ExitStatus, other_error, service_error, usage_error
+from ._options import BINARY_FORMATS, COLORS, SKELETON_CHOICES, GlobalOptions
+from ._spec import CommandSpec, ParamSpec
+from ._values import ParamError, convert, read_file_value
+
+
+def _debug(opts: GlobalOptions, message: str) -> None:
+    if opts.debug:
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
+        sys.stderr.write(f"{stamp} - lambdactl - DEBUG - {message}\n")
+
+
+def _set_path(request: dict[str, Any], member: str, value: Any) -> None:
+    node = request
+    parts = member.split(".")
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ParamError(None, f"--{part.lower()} conflicts with a hoisted parameter")
+    node[parts[-1]] = value
+
+
+def _has_path(request: dict[str, Any], member: str) -> bool:
+    node: Any = request
+    for part in member.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+    return True
+
+
+def build_request(
+    cmd: CommandSpec, raw: dict[str, Any], opts: GlobalOptions
+) -> dict[str, Any]:
+    """Flag values (text, lists of text, booleans) -> the API request dict."""
+    request: dict[str, Any] = {}
+    if opts.cli_input_json:
+        text = read_file_value("--cli-input-json", opts.cli_input_json)
+        try:
+            loaded = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ParamError("--cli-input-json", f"Invalid JSON received: {exc}") from None
+        if not isinstance(loaded, dict):
+            raise ParamError("--cli-input-json", "The input must be a JSON object")
+        request.update(loaded)
+    if opts.cli_input_yaml:
+        import yaml
+
+        text = read_file_value("--cli-input-yaml", opts.cli_input_yaml)
+        loaded = yaml.safe_load(text)
+        if not isinstance(loaded, dict):
+            raise ParamError("--cli-input-yaml", "The input must be a YAML mapping")
+        request.update(loaded)
+    binary_format = opts.cli_binary_format or "raw-in-base64-out"
+    for p in cmd.params:
+        if p.dest not in raw or raw[p.dest] is None:
+            continue
+        value = raw[p.dest]
+        if not p.is_bool:
+            value = convert(p.flag, p.type, value, binary_format=binary_format, fileb_only=p.fileb_only)
+        _set_path(request, p.member, value)
+    # Blob members given in --cli-input-json arrive as base64 text, as in the AWS CLI.
+    for p in cmd.params:
+        if p.type == "blob" and _has_path(request, p.member):
+            node: Any = request
+            parts = p.member.split(".")
+            for part in parts[:-1]:
+                node = node[part]
+            if isinstance(node[parts[-1]], str) and p.dest not in raw:
+                node[parts[-1]] = base64.b64decode(node[parts[-1]])
+    missing = [p.flag for p in cmd.params if p.required and not _has_path(request, p.member)]
+    if cmd.operation == "CreateFunction" and "Code" not in request:
+        missing.append("--code or --zip-file")
+    if missing:
+        raise ParamError(None, "lambdactl: error: the following arguments are required: " + ", ".join(missing))
+    return request
+
+
+def skeleton(cmd: CommandSpec, kind: str) -> str:
+    def sample(t: Any) -> Any:
+        if isinstance(t, dict):
+            if "enum" in t:
+                return t["enum"][0]
+            if "structure" in t:
+                return {k: sample(v) for k, v in t["structure"].items()}
+            if "map" in t:
+                return {"KeyName": sample(t["map"])}
+            if "list" in t:
+                return [sample(t["list"])]
+        return {"integer": 0, "long": 0, "boolean": True, "double": 0.0, "float": 0.0}.get(str(t), "")
+
+    from ..api_model import operation
+
+    members = operation(cmd.operation)["input"]
+    body = {m: sample(meta["type"]) for m, meta in members.items()}
+    if kind == "yaml-input":
+        import yaml
+
+        return yaml.safe_dump(body, sort_keys=False)
+    return json.dumps(body, indent=4)
+
+
+def _check_options(opts: GlobalOptions) -> None:
+    from ._output import FORMATS
+
+    if opts.output is not None and opts.output not in FORMATS:
+        raise ParamError("--output", f"Invalid choice: '{opts.output}', choose from: {', '.join(FORMATS)}")
+    if opts.cli_binary_format is not None and opts.cli_binary_format not in BINARY_FORMATS:
+        raise ParamError("--cli-binary-format", f"Invalid choice: '{opts.cli_binary_format}', choose from: {', '.join(BINARY_FORMATS)}")
+    if opts.color not in COLORS:
+        raise ParamError("--color", f"Invalid choice: '{opts.color}', choose from: {', '.join(COLORS)}")
+    if opts.generate_cli_skeleton is not None and opts.generate_cli_skeleton not in SKELETON_CHOICES:
+        raise ParamError("--generate-cli-skeleton", f"Invalid choice: '{opts.generate_cli_skeleton}', choose from: {', '.join(SKELETON_CHOICES)}")
+    for flag, value in (("--max-items", opts.max_items), ("--page-size", opts.page_size)):
+        if value is not None and (not value.isdigit() or int(value) < 1):
+            raise ParamError(flag, f"invalid int value: '{value}'")
+    if opts.query:
+        import jmespath
+        from jmespath.exceptions import JMESPathError
+
+        try:
+            jmespath.compile(opts.query)
+        except JMESPathError as exc:
+            raise ParamError("--query", f"Bad value for --query {opts.query}: {exc}") from None
+
+
+def _decode_token(token: str | None) -> tuple[str | None, int]:
+    if not token:
+        return None, 0
+    try:
+        data = json.loads(base64.b64decode(token))
+        return data.get("Marker"), int(data.get("boto_truncate_amount", 0))
+    except (ValueError, TypeError, AttributeError):
+        raise ParamError("--starting-token", f"Bad starting token: {token}") from None
+
+
+def _encode_token(marker: str | None, skip: int) -> str:
+    data: dict[str, Any] = {"Marker": marker}
+    if skip:
+        data["boto_truncate_amount"] = skip
+    return base64.b64encode(json.dumps(data).encode()).decode()
+
+
+def paginate(svc: Any, cmd: CommandSpec, request: dict[str, Any], opts: GlobalOptions) -> dict[str, Any]:
+    pg = cmd.paginator
+    assert pg is not None
+    key, in_tok, out_tok, limit = pg["result_key"], pg["input_token"], pg["output_token"], pg["limit_key"]
+    max_items = int(opts.max_items) if opts.max_items else None
+    marker, skip = _decode_token(opts.starting_token)
+    items: list[Any] = []
+    merged: dict[str, Any] = {}
+    while True:
+        req = dict(request)
+        if marker:
+            req[in_tok] = marker
+        if opts.page_size:
+            req[limit] = int(opts.page_size)
+        _debug(opts, f"Calling {cmd.operation} page marker={marker!r}")
+        resp = svc.call(cmd.operation, req)
+        for k, v in resp.items():
+            if k not in (key, out_tok):
+                merged.setdefault(k, v)
+        page = resp.get(key, [])[skip:]
+        offset = skip
+        skip = 0
+        for index, item in enumerate(page):
+            if max_items is not None and len(items) == max_items:
+                merged[key] = items
+                merged["NextToken"] = _encode_token(marker, offset + index)
+                return merged
+            items.append(item)
+        next_marker = resp.get(out_tok)
+        if not next_marker:
+            break
+        if max_items is not None and len(items) == max_items:
+            merged[key] = items
+            merged["NextToken"] = _encode_token(next_marker, 0)
+            return merged
+        marker = next_marker
+    merged[key] = items
+    return {key: merged.pop(key), **merged}
+
+
+def execute(cmd: CommandSpec, raw: dict[str, Any], opts: GlobalOptions, outfile: str | None = None) -> int:
+    """Run one command end to end; returns the exit status."""
+    from ..service import Service
+    from ..settings import Settings
+
+    try:
+        _check_options(opts)
+        if opts.generate_cli_skeleton is not None:
+            sys.stdout.write(skeleton(cmd, opts.generate_cli_skeleton) + "\n")
+            return ExitStatus.OK
+        request = build_request(cmd, raw, opts)
+    except ParamError as exc:
+        return usage_error(str(exc), show_usage=exc.flag is None and "required" in exc.message)
+    try:
+        settings = Settings.load(opts.home, opts.region)
+    except LambdaError as exc:
+        return other_error(exc.message)
+    svc = Service(settings)
+    started = time.perf_counter()
+    _debug(opts, f"Calling {cmd.operation} with {_redact(request)}")
+    try:
+        if cmd.paginator and not opts.no_paginate:
+            result = paginate(svc, cmd, request, opts)
+        else:
+            result = svc.call(cmd.operation, request)
+    except LambdaError as exc:
+        _debug(opts, f"{cmd.operation} failed after {(time.perf_counter() - started) * 1000:.1f} ms: {exc.code}")
+        return service_error(exc.code, cmd.operation, exc.message)
+    finally:
+        svc.close()
+    _debug(opts, f"{cmd.operation} answered in {(time.perf_counter() - started) * 1000:.1f} ms")
+    if cmd.outfile and outfile is not None:
+        payload = result.pop("Payload", b"") or b""
+        _write_outfile(outfile, payload)
+    from ._output import apply_query, render
+
+    fmt = opts.output or settings.get("output") or "json"
+    try:
+        render(apply_query(result, opts.query), fmt, title=cmd.operation, color=opts.color)
+    except BrokenPipeError:
+        pass
+    return ExitStatus.OK
+
+
+def _write_outfile(outfile: str, payload: bytes) -> None:
+    if outfile == "-":
+        sys.stdout.flush()
+        sys.stdout.buffer.write(payload)
+        sys.stdout.buffer.write(b"\n")
+        sys.stdout.flush()
+        return
+    with open(outfile, "wb") as fh:
+        fh.write(payload)
+
+
+def _redact(request: dict[str, Any]) -> str:
+    def walk(v: Any) -> Any:
+        if isinstance(v, (bytes, bytearray)):
+            return f"<{len(v)} bytes>"
+        if isinstance(v, dict):
+            return {k: walk(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [walk(x) for x in v]
+        return v
+
+    return json.dumps(walk(request))
+
+
+def required_flags(cmd: CommandSpec) -> list[ParamSpec]:
+    return [p for p in cmd.params if p.required]

@@ -1,0 +1,195 @@
+"""The `aws lambda` commands as data: one CommandSpec per API operation, built from the API model.
+
+Flag names come from the model's member names the way the AWS CLI derives them
+(`FunctionName` -> `--function-name`), plus the AWS CLI's Lambda customisations (`--zip-file`
+hoisted into `Code.ZipFile`, the `invoke` outfile) and lambdactl's local additions. The fast
+parser, the Typer app, the man pages and the completions are all generated from these specs.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..api_model import NAMES, operation
+
+_FIRST_CAP = re.compile(r"(.)([A-Z][a-z]+)")
+_END_CAP = re.compile(r"([a-z0-9])([A-Z])")
+
+
+def kebab(name: str) -> str:
+    """`GetFunctionConfiguration` -> `get-function-configuration`, as the AWS CLI names things."""
+    return _END_CAP.sub(r"\1-\2", _FIRST_CAP.sub(r"\1-\2", name)).lower()
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    member: str  # API member; dotted for hoisted members (Code.ZipFile)
+    flag: str  # --function-name
+    type: Any  # the model's type tree
+    required: bool = False
+    help: str = ""
+    fileb_only: bool = False  # AWS CLI demands fileb:// (zip files)
+    local: bool = False  # lambdactl-only flag
+
+    @property
+    def dest(self) -> str:
+        return self.flag[2:].replace("-", "_")
+
+    @property
+    def is_bool(self) -> bool:
+        return self.type == "boolean"
+
+    @property
+    def is_list(self) -> bool:
+        return isinstance(self.type, dict) and "list" in self.type
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    name: str  # create-function
+    operation: str  # CreateFunction
+    params: tuple[ParamSpec, ...]
+    help: str = ""
+    paginator: dict[str, str] | None = None
+    outfile: bool = False  # invoke's positional OUTFILE
+    output_members: tuple[str, ...] = ()
+    group: str = "functions"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def param(self, flag: str) -> ParamSpec | None:
+        for p in self.params:
+            if p.flag == flag:
+                return p
+        return None
+
+
+# Short help for the operations, in our words.
+OPERATION_HELP: dict[str, str] = {
+    "CreateFunction": "Create a function from a deployment package (.zip).",
+    "GetFunction": "Show a function's configuration, code location, tags and reserved concurrency.",
+    "GetFunctionConfiguration": "Show the configuration of a function version or alias.",
+    "ListFunctions": "List functions (add --function-version ALL for every published version).",
+    "UpdateFunctionCode": "Replace the code of $LATEST with a new deployment package.",
+    "UpdateFunctionConfiguration": "Change runtime, handler, memory, timeout, environment and other settings.",
+    "DeleteFunction": "Delete a function with all its versions and aliases, or one version.",
+    "TagResource": "Add tags to a function.",
+    "UntagResource": "Remove tags from a function.",
+    "ListTags": "List the tags of a function.",
+    "GetAccountSettings": "Show account limits and this registry's usage.",
+    "Invoke": "Invoke a function and write its response to OUTFILE ('-' for stdout).",
+}
+
+# Short help for members, in our words; other members get a syntax hint from their type.
+MEMBER_HELP: dict[str, str] = {
+    "FunctionName": "Name, partial ARN (ACCOUNT:function:NAME) or ARN of the function.",
+    "Qualifier": "A version number or alias name ($LATEST if omitted).",
+    "Runtime": "Runtime identifier, e.g. python3.12, nodejs22.x, provided.al2023.",
+    "Role": "Execution role ARN (arn:aws:iam::ACCOUNT:role/NAME); stored, not assumed locally.",
+    "Handler": "Entry point, e.g. app.handler (module.function).",
+    "Description": "Free text, up to 256 characters.",
+    "Timeout": "Seconds the function may run (1-900, default 3).",
+    "MemorySize": "Memory in MB (128-10240, default 128); enforced on resident memory.",
+    "Environment": "Variables={KEY=VALUE,...} or JSON {\"Variables\":{...}}.",
+    "Publish": "Publish a new version in the same call.",
+    "Layers": "Layer version ARNs, in order (up to 5).",
+    "Tags": "KEY=VALUE,... or JSON object.",
+    "TagKeys": "Tag keys to remove.",
+    "Resource": "The function ARN.",
+    "Architectures": "x86_64 or arm64.",
+    "EphemeralStorage": "Size=MB (512-10240) of /tmp.",
+    "RevisionId": "Only act if the current RevisionId matches (else PreconditionFailedException).",
+    "ZipFile": "The deployment package: fileb://path/to/code.zip.",
+    "DryRun": "Validate the request without changing anything.",
+    "Payload": "The event: JSON text, file://event.json or fileb://event.json.",
+    "InvocationType": "RequestResponse (wait for the result), Event (asynchronous) or DryRun.",
+    "LogType": "Tail returns the last 4 KB of the invocation log in LogResult.",
+    "ClientContext": "Base64 of a JSON client context for the handler.",
+    "FunctionVersion": "ALL to include published versions.",
+}
+
+# Members the AWS CLI hides on paginated commands (replaced by --starting-token/--max-items/--page-size).
+PAGINATION_FLAGS = ("--starting-token", "--max-items", "--page-size")
+
+
+def syntax_hint(type_: Any) -> str:
+    if isinstance(type_, dict):
+        if "enum" in type_:
+            return "One of: " + ", ".join(type_["enum"]) + "."
+        if "structure" in type_:
+            keys = ",".join(f"{k}=..." for k in list(type_["structure"])[:4])
+            return f"Shorthand {keys} or JSON."
+        if "map" in type_:
+            return "KEY=VALUE,... or JSON object."
+        if "list" in type_:
+            return "One or more values, separated by spaces, or a JSON list."
+    return {
+        "integer": "An integer.",
+        "long": "An integer.",
+        "double": "A number.",
+        "float": "A number.",
+        "blob": "Binary data: fileb://path, or text.",
+        "timestamp": "ISO-8601 time or epoch seconds.",
+    }.get(str(type_), "")
+
+
+def _param(member: str, meta: dict[str, Any], op_name: str) -> ParamSpec:
+    type_ = meta["type"]
+    help_text = MEMBER_HELP.get(member) or syntax_hint(type_)
+    return ParamSpec(
+        member=member,
+        flag="--" + kebab(member),
+        type=type_,
+        required=bool(meta.get("required")),
+        help=help_text,
+        fileb_only=(op_name == "UpdateFunctionCode" and member == "ZipFile"),
+    )
+
+
+def build_command(op_name: str) -> CommandSpec:
+    op = operation(op_name)
+    paginator = op.get("paginator")
+    hidden = {paginator["input_token"], paginator["limit_key"]} if paginator else set()
+    params: list[ParamSpec] = []
+    for member, meta in sorted(op["input"].items(), key=lambda kv: (not kv[1].get("required"), kv[0])):
+        if member in hidden:
+            continue
+        p = _param(member, meta, op_name)
+        if op_name in ("CreateFunction", "PublishLayerVersion") and member in ("Code", "Content"):
+            p = ParamSpec(p.member, p.flag, p.type, False, "S3 locations are not supported locally; use --zip-file.")
+        params.append(p)
+    if op_name in ("CreateFunction", "PublishLayerVersion"):
+        target = "Code.ZipFile" if op_name == "CreateFunction" else "Content.ZipFile"
+        params.append(ParamSpec(target, "--zip-file", "blob", help=MEMBER_HELP["ZipFile"], fileb_only=True))
+    return CommandSpec(
+        name=kebab(op_name),
+        operation=op_name,
+        params=tuple(params),
+        help=OPERATION_HELP.get(op_name, ""),
+        paginator=paginator,
+        outfile=op_name == "Invoke",
+        output_members=tuple(op["output"]),
+    )
+
+
+def implemented_operations() -> list[str]:
+    from ..service import OPERATIONS
+
+    return [name for name in NAMES if name in OPERATIONS]
+
+
+_BY_CLI_NAME: dict[str, str] | None = None
+
+
+def command(cli_name: str) -> CommandSpec | None:
+    """The spec of one implemented command, or None (built on demand: the CLI runs one command)."""
+    global _BY_CLI_NAME
+    if _BY_CLI_NAME is None:
+        _BY_CLI_NAME = {kebab(n): n for n in implemented_operations()}
+    op_name = _BY_CLI_NAME.get(cli_name)
+    return build_command(op_name) if op_name else None
+
+
+def all_commands() -> list[CommandSpec]:
+    return [build_command(n) for n in implemented_operations()]

@@ -1,0 +1,264 @@
+"""Turning flag text into API values the way the AWS CLI does.
+
+`file://` loads a file as text, `fileb://` as bytes; structures, maps and lists take JSON or the
+AWS shorthand (`Variables={A=1,B=2}`, `k=v,k2=v2`), coerced to the model's member types.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from pathlib import Path
+from typing import Any
+
+
+class ParamError(Exception):
+    """A flag value that cannot be parsed: the AWS CLI's exit 252 with its wording."""
+
+    def __init__(self, flag: str | None, message: str) -> None:
+        super().__init__(message)
+        self.flag = flag
+        self.message = message
+
+    def __str__(self) -> str:
+        if self.flag:
+            return f"Error parsing parameter '{self.flag}': {self.message}"
+        return self.message
+
+
+def read_file_value(flag: str, value: str) -> str | bytes:
+    """Resolve file:// (text) and fileb:// (bytes) values; anything else is returned unchanged."""
+    for prefix, binary in (("fileb://", True), ("file://", False)):
+        if value.startswith(prefix):
+            path = Path(value[len(prefix):]).expanduser()
+            try:
+                data = path.read_bytes()
+            except OSError as exc:
+                raise ParamError(flag, f"Unable to load paramfile {value}: {exc.strerror or exc}") from None
+            if binary:
+                return data
+            try:
+                return data.decode("utf-8")
+            except UnicodeDecodeError:
+                raise ParamError(flag, f"Unable to load paramfile {value}: not UTF-8 text (use fileb://)") from None
+    return value
+
+
+# --------------------------------------------------------------------------------------------
+# Shorthand syntax
+
+
+class _Shorthand:
+    def __init__(self, text: str, flag: str) -> None:
+        self.text = text
+        self.i = 0
+        self.flag = flag
+
+    def error(self, expected: str) -> ParamError:
+        got = self.text[self.i] if self.i < len(self.text) else "EOF"
+        return ParamError(self.flag, f"Expected: '{expected}', received: '{got}' for input:\n{self.text}")
+
+    def peek(self) -> str:
+        return self.text[self.i] if self.i < len(self.text) else ""
+
+    def parse(self) -> dict[str, Any]:
+        out = self.pairs(top=True)
+        if self.i != len(self.text):
+            raise self.error("EOF")
+        return out
+
+    def pairs(self, top: bool) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        last_key: str | None = None
+        while True:
+            self.skip_ws()
+            if not top and self.peek() == "}":
+                return out
+            start = self.i
+            key = self.key()
+            self.skip_ws()
+            if self.peek() != "=":
+                # `Key=a,b,c`: a bare value after a comma continues the previous key's list.
+                if top and last_key is not None:
+                    self.i = start
+                    extra = self.scalar(stops=",")
+                    prev = out[last_key]
+                    out[last_key] = (prev if isinstance(prev, list) else [prev]) + [extra]
+                else:
+                    raise self.error("=")
+            else:
+                self.i += 1
+                out[key] = self.value(stops=",}" if not top else ",")
+                last_key = key
+            self.skip_ws()
+            if self.peek() == ",":
+                self.i += 1
+                continue
+            return out
+
+    def key(self) -> str:
+        if self.peek() in "\"'":
+            return self.quoted()
+        start = self.i
+        while self.i < len(self.text) and self.text[self.i] not in "=,{}[]":
+            self.i += 1
+        key = self.text[start:self.i].strip()
+        if not key:
+            raise self.error("key")
+        return key
+
+    def value(self, stops: str) -> Any:
+        self.skip_ws()
+        c = self.peek()
+        if c == "{":
+            self.i += 1
+            inner = self.pairs(top=False)
+            if self.peek() != "}":
+                raise self.error("}")
+            self.i += 1
+            return inner
+        if c == "[":
+            self.i += 1
+            items: list[Any] = []
+            self.skip_ws()
+            while self.peek() != "]":
+                items.append(self.value(stops=",]"))
+                self.skip_ws()
+                if self.peek() == ",":
+                    self.i += 1
+                elif self.peek() != "]":
+                    raise self.error("]")
+            self.i += 1
+            return items
+        return self.scalar(stops)
+
+    def scalar(self, stops: str) -> str:
+        self.skip_ws()
+        if self.peek() in "\"'":
+            return self.quoted()
+        start = self.i
+        while self.i < len(self.text) and self.text[self.i] not in stops:
+            self.i += 1
+        return self.text[start:self.i].strip()
+
+    def quoted(self) -> str:
+        quote = self.text[self.i]
+        self.i += 1
+        out = []
+        while self.i < len(self.text) and self.text[self.i] != quote:
+            if self.text[self.i] == "\\" and self.i + 1 < len(self.text):
+                self.i += 1
+            out.append(self.text[self.i])
+            self.i += 1
+        if self.i >= len(self.text):
+            raise self.error(quote)
+        self.i += 1
+        return "".join(out)
+
+    def skip_ws(self) -> None:
+        while self.i < len(self.text) and self.text[self.i] in " \t\n":
+            self.i += 1
+
+
+def parse_shorthand(text: str, flag: str) -> dict[str, Any]:
+    return _Shorthand(text, flag).parse()
+
+
+# --------------------------------------------------------------------------------------------
+# Coercion to model types
+
+
+def coerce(value: Any, type_: Any, flag: str, path: str = "") -> Any:
+    where = f" for {path}" if path else ""
+    if isinstance(type_, dict):
+        if "enum" in type_:
+            return str(value) if not isinstance(value, str) else value
+        if "structure" in type_:
+            if not isinstance(value, dict):
+                raise ParamError(flag, f"Invalid type{where}, value: {value!r}, type: {type(value).__name__}, valid types: <class 'dict'>")
+            members = type_["structure"]
+            out = {}
+            for k, v in value.items():
+                if k not in members:
+                    raise ParamError(
+                        flag,
+                        f'Unknown parameter in {path or "input"}: "{k}", must be one of: {", ".join(members)}',
+                    )
+                out[k] = coerce(v, members[k], flag, f"{path}.{k}" if path else k)
+            return out
+        if "map" in type_:
+            if not isinstance(value, dict):
+                raise ParamError(flag, f"Invalid type{where}: expected a map, got {value!r}")
+            return {str(k): coerce(v, type_["map"], flag, f"{path}.{k}") for k, v in value.items()}
+        if "list" in type_:
+            items = value if isinstance(value, list) else [value]
+            return [coerce(v, type_["list"], flag, path) for v in items]
+        return value
+    if type_ in ("integer", "long"):
+        if isinstance(value, bool):
+            raise ParamError(flag, f"Invalid type{where}: expected an integer, got {value!r}")
+        if isinstance(value, int):
+            return value
+        try:
+            return int(str(value).strip())
+        except ValueError:
+            raise ParamError(flag, f"invalid literal for int() with base 10: '{value}'") from None
+    if type_ in ("double", "float"):
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return value
+        try:
+            return float(str(value).strip())
+        except ValueError:
+            raise ParamError(flag, f"could not convert string to float: '{value}'") from None
+    if type_ == "boolean":
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in ("true", "false"):
+            return text == "true"
+        raise ParamError(flag, f"Invalid boolean value{where}: {value!r}")
+    if type_ == "string":
+        return value if isinstance(value, str) else json.dumps(value) if isinstance(value, (dict, list)) else str(value)
+    return value
+
+
+def convert(flag: str, type_: Any, raw: str | list[str], *, binary_format: str = "raw-in-base64-out", fileb_only: bool = False) -> Any:
+    """One flag's text (or texts, for lists) -> the API value."""
+    if isinstance(type_, dict) and "list" in type_:
+        texts = raw if isinstance(raw, list) else [raw]
+        if len(texts) == 1:
+            loaded = read_file_value(flag, texts[0])
+            text = loaded.decode() if isinstance(loaded, bytes) else loaded
+            if text.lstrip().startswith("["):
+                return coerce(_json(flag, text), type_, flag)
+            texts = [text]
+        inner = type_["list"]
+        return [convert(flag, inner, t, binary_format=binary_format) for t in texts]
+    assert isinstance(raw, str)
+    if type_ == "blob":
+        if fileb_only and not raw.startswith("fileb://"):
+            raise ParamError(None, f"{flag} must be a zip file with the fileb:// prefix.\nExample usage:  {flag} fileb://path/to/file.zip")
+        loaded = read_file_value(flag, raw)
+        if isinstance(loaded, bytes):
+            return loaded
+        if binary_format == "base64" and not raw.startswith("file://"):
+            try:
+                return base64.b64decode(loaded, validate=True)
+            except (binascii.Error, ValueError):
+                raise ParamError(None, f'Invalid base64: "{loaded}"') from None
+        return loaded.encode("utf-8")
+    loaded = read_file_value(flag, raw)
+    text = loaded.decode("utf-8", "replace") if isinstance(loaded, bytes) else loaded
+    if isinstance(type_, dict) and ("structure" in type_ or "map" in type_):
+        stripped = text.lstrip()
+        value = _json(flag, text) if stripped.startswith("{") else parse_shorthand(text, flag)
+        return coerce(value, type_, flag)
+    return coerce(text, type_, flag)
+
+
+def _json(flag: str, text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ParamError(flag, f"Invalid JSON: {exc}\nJSON received: {text}") from None

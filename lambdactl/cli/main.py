@@ -1,0 +1,55 @@
+"""Entry point of the `lambdactl` console script and `python -m lambdactl`."""
+
+from __future__ import annotations
+
+import sys
+
+from ._errors import ExitStatus
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else list(argv)
+    try:
+        from .fast import run_fast
+
+        code = run_fast(args)
+        if code is None:
+            code = run_typer(args)
+    except KeyboardInterrupt:
+        sys.stderr.write("\n")
+        code = ExitStatus.INTERRUPTED
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        pass
+    return int(code)
+
+
+def run_typer(args: list[str]) -> int:
+    from .app import api_command_names, build_app
+
+    app = build_app()
+    try:
+        app(args=args, prog_name="lambdactl", standalone_mode=True)
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    else:
+        code = 0
+    # Click reports usage errors with 2; the AWS CLI uses 252. Commands of lambdactl's own
+    # (lint, package, ...) keep their documented codes.
+    if code == 2 and _is_api_line(args, api_command_names()):
+        code = ExitStatus.USAGE
+    return code
+
+
+def _is_api_line(args: list[str], api_names: set[str]) -> bool:
+    positional = [a for a in args if not a.startswith("-")]
+    return not positional or positional[0] in api_names or positional[0] not in _own_commands()
+
+
+def _own_commands() -> set[str]:
+    return {"package", "package-layer", "lint", "serve", "logs", "doctor", "invoke-local"}
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

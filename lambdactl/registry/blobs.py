@@ -1,0 +1,42 @@
+"""Content-addressed zip blobs: `code/<sha256 hex>.zip` and `layers/<sha256 hex>.zip`.
+
+A blob is written to a temporary name and renamed, so no reader ever sees half a file. Callers hold
+the registry's write lock while storing or collecting blobs, which keeps a concurrent delete from
+removing a blob another process is about to reference.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+
+def digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def store(directory: Path, data: bytes, sha_hex: str | None = None) -> str:
+    sha_hex = sha_hex or digest(data)
+    target = directory / f"{sha_hex}.zip"
+    if target.exists():
+        return sha_hex
+    directory.mkdir(parents=True, exist_ok=True)
+    tmp = directory / f".{sha_hex}.{os.getpid()}.tmp"
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, target)
+    return sha_hex
+
+
+def path_of(directory: Path, sha_hex: str) -> Path:
+    return directory / f"{sha_hex}.zip"
+
+
+def remove(directory: Path, sha_hex: str) -> None:
+    try:
+        (directory / f"{sha_hex}.zip").unlink()
+    except FileNotFoundError:
+        pass

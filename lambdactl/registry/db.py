@@ -1,0 +1,88 @@
+"""Opening the registry database, its schema version and ordered migrations, and transactions.
+
+Plain `sqlite3` on every call (sqlite-utils costs ~70 ms to import, too much for a CLI that runs on
+every line of a shell script); sqlite-utils is loaded only to create or migrate the schema.
+Writers take the lock up front (`BEGIN IMMEDIATE`), so two processes never deadlock upgrading a read
+lock, which is what turns into "database is locked" under load.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from .schema import SCHEMA_VERSION
+
+BUSY_TIMEOUT_MS = 60_000
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """Open (creating or migrating as needed) the registry at `path`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(
+        str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+    )
+    conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA foreign_keys=ON")
+    (version,) = conn.execute("PRAGMA user_version").fetchone()
+    if version != SCHEMA_VERSION:
+        _migrate(conn, version)
+    conn.execute("PRAGMA synchronous=NORMAL")
+    return conn
+
+
+def _migrate(conn: sqlite3.Connection, seen_version: int) -> None:
+    from .schema import MIGRATIONS
+
+    if seen_version > SCHEMA_VERSION:
+        from ..errors import LambdaError
+
+        raise LambdaError(
+            "ServiceException",
+            f"The registry has schema version {seen_version}, newer than this lambdactl "
+            f"understands ({SCHEMA_VERSION}). Upgrade lambdactl.",
+            500,
+        )
+    if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+        conn.execute("PRAGMA journal_mode=WAL")
+    import sqlite_utils
+
+    db = sqlite_utils.Database(conn)
+    with write_transaction(conn):
+        # Another process may have migrated while we waited for the lock.
+        (version,) = conn.execute("PRAGMA user_version").fetchone()
+        for number, step in enumerate(MIGRATIONS, start=1):
+            if number > version:
+                step(db)
+        conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+
+@contextmanager
+def write_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One registry change = one transaction, holding the write lock from its first statement."""
+    if conn.in_transaction:
+        # Nested use (a service call made inside another): the outer transaction owns the commit.
+        yield conn
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+@contextmanager
+def read_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """A consistent snapshot across several SELECTs."""
+    if conn.in_transaction:
+        yield conn
+        return
+    conn.execute("BEGIN")
+    try:
+        yield conn
+    finally:
+        conn.execute("COMMIT")

@@ -1,0 +1,73 @@
+"""The Lambda service: every API operation as a plain call taking and returning API-shaped dicts.
+
+`Service.call("GetFunctionConfiguration", {"FunctionName": "f"})` is what both the CLI and the HTTP
+server do; neither holds a business rule. Operation modules are imported on first use so a CLI
+command pays only for the code it runs.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sqlite3
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ..errors import LambdaError
+from ..settings import Settings
+
+# API operation name -> (module under lambdactl.service, function name)
+OPERATIONS: dict[str, tuple[str, str]] = {
+    "CreateFunction": ("functions", "create_function"),
+    "GetFunction": ("functions", "get_function"),
+    "GetFunctionConfiguration": ("functions", "get_function_configuration"),
+    "ListFunctions": ("functions", "list_functions"),
+    "UpdateFunctionCode": ("functions", "update_function_code"),
+    "UpdateFunctionConfiguration": ("functions", "update_function_configuration"),
+    "DeleteFunction": ("functions", "delete_function"),
+    "TagResource": ("tags", "tag_resource"),
+    "UntagResource": ("tags", "untag_resource"),
+    "ListTags": ("tags", "list_tags"),
+    "GetAccountSettings": ("account", "get_account_settings"),
+}
+
+
+class Service:
+    """One Lambda service bound to one home; holds the registry connection and the clock."""
+
+    def __init__(self, settings: Settings, clock: Callable[[], float] = time.time) -> None:
+        self.settings = settings
+        self.clock = clock
+        self._conn: sqlite3.Connection | None = None
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        if self._conn is None:
+            from ..registry.db import connect
+
+            self._conn = connect(self.settings.registry_path)
+        return self._conn
+
+    @property
+    def region(self) -> str:
+        return self.settings.region
+
+    @property
+    def account_id(self) -> str:
+        return self.settings.account_id
+
+    def call(self, operation: str, request: dict[str, Any] | None = None) -> dict[str, Any]:
+        try:
+            module_name, func_name = OPERATIONS[operation]
+        except KeyError:
+            raise LambdaError(
+                "InvalidParameterValueException", f"Unknown operation {operation}"
+            ) from None
+        module = importlib.import_module(f"{__name__}.{module_name}")
+        result: dict[str, Any] = getattr(module, func_name)(self, request or {})
+        return result
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None

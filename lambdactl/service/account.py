@@ -1,0 +1,35 @@
+"""get-account-settings: the account's limits (from config.toml) and what this registry uses."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .. import limits
+
+if TYPE_CHECKING:
+    from . import Service
+
+
+def account_concurrency_limit(svc: Service) -> int:
+    return int(svc.settings.get("concurrency.account_limit", limits.DEFAULT_ACCOUNT_CONCURRENCY))
+
+
+def get_account_settings(svc: Service, req: dict[str, Any]) -> dict[str, Any]:
+    conn = svc.conn
+    (count, reserved) = conn.execute(
+        "SELECT COUNT(*), COALESCE(SUM(reserved_concurrency), 0) FROM functions"
+    ).fetchone()
+    (code,) = conn.execute(
+        "SELECT COALESCE(SUM(json_extract(config, '$.CodeSize')), 0) FROM versions"
+    ).fetchone()
+    limit = account_concurrency_limit(svc)
+    return {
+        "AccountLimit": {
+            "TotalCodeSize": limits.MAX_CODE_STORAGE_BYTES,
+            "CodeSizeUnzipped": limits.MAX_UNZIPPED_BYTES,
+            "CodeSizeZipped": limits.MAX_ZIPPED_UPLOAD_BYTES,
+            "ConcurrentExecutions": limit,
+            "UnreservedConcurrentExecutions": limit - int(reserved),
+        },
+        "AccountUsage": {"TotalCodeSize": int(code), "FunctionCount": int(count)},
+    }

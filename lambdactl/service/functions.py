@@ -1,0 +1,716 @@
+"""Function lifecycle operations: create, get, list, update code/configuration, delete.
+
+Owns the FunctionConfiguration shape and the rules Lambda applies to it. Storage goes through the
+registry; invocation, versions and aliases build on the helpers here (`resolve_function_name`,
+`load_version`, `render_configuration`).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import uuid
+import zipfile
+from typing import TYPE_CHECKING, Any
+
+from .. import limits
+from ..errors import LambdaError, conflict, invalid, not_found
+from ..models import (
+    DEPRECATED_RUNTIMES,
+    ENV_KEY_RE,
+    FUNCTION_NAME_RE,
+    HANDLER_RE,
+    QUALIFIER_RE,
+    RESERVED_ENV_KEYS,
+    ROLE_RE,
+    RUNTIME_ENUM,
+    SUPPORTED_RUNTIMES,
+    function_arn,
+    parse_function_name,
+    timestamp,
+)
+from ._validate import Validator
+
+if TYPE_CHECKING:
+    import sqlite3
+
+    from . import Service
+
+LATEST = "$LATEST"
+ARCHITECTURES = ("x86_64", "arm64")
+TRACING_MODES = ("Active", "PassThrough")
+LOG_FORMATS = ("JSON", "Text")
+APP_LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL")
+SYSTEM_LOG_LEVELS = ("DEBUG", "INFO", "WARN")
+import re as _re  # noqa: E402
+
+LAYER_VERSION_ARN_RE = _re.compile(
+    r"arn:[a-zA-Z0-9-]+:lambda:[a-zA-Z0-9-]+:\d{12}:layer:[a-zA-Z0-9-_]+:[0-9]+"
+)
+DLQ_ARN_RE = _re.compile(r"(arn:(aws[a-zA-Z-]*)?:[a-z0-9-.]+:.*)|()")
+KMS_ARN_RE = _re.compile(r"(arn:(aws[a-zA-Z-]*)?:[a-z0-9-.]+:.*)|()")
+LOG_GROUP_RE = _re.compile(r"[\.\-_/#A-Za-z0-9]+")
+
+# Members that live on a version and are copied by publish-version, in the order AWS prints them.
+CONFIG_ORDER = (
+    "FunctionName", "FunctionArn", "Runtime", "Role", "Handler", "CodeSize", "Description",
+    "Timeout", "MemorySize", "LastModified", "CodeSha256", "Version", "VpcConfig",
+    "DeadLetterConfig", "Environment", "KMSKeyArn", "TracingConfig", "MasterArn", "RevisionId",
+    "Layers", "State", "StateReason", "StateReasonCode", "LastUpdateStatus",
+    "LastUpdateStatusReason", "LastUpdateStatusReasonCode", "FileSystemConfigs", "PackageType",
+    "ImageConfigResponse", "SigningProfileVersionArn", "SigningJobArn", "Architectures",
+    "EphemeralStorage", "SnapStart", "RuntimeVersionConfig", "LoggingConfig",
+)
+# Omitted from list-functions items, as AWS omits them.
+LIST_OMITS = frozenset({
+    "State", "StateReason", "StateReasonCode", "LastUpdateStatus", "LastUpdateStatusReason",
+    "LastUpdateStatusReasonCode", "RuntimeVersionConfig",
+})
+
+
+# ---------------------------------------------------------------------------------------------
+# Names, qualifiers, rows
+
+
+def resolve_function_name(
+    svc: Service,
+    value: Any,
+    qualifier: Any = None,
+    *,
+    max_len: int = limits.MAX_FUNCTION_ARN_CHARS_GET,
+    member: str = "FunctionName",
+    allow_qualifier: bool = True,
+) -> tuple[str, str | None]:
+    """Accept NAME, NAME:Q, ACCOUNT:function:NAME[:Q] or an ARN; return (name, qualifier)."""
+    v = Validator({member: value, "Qualifier": qualifier})
+    raw = v.string(member, required=True, min_len=1, max_len=max_len, pattern=FUNCTION_NAME_RE)
+    q = v.string("Qualifier", min_len=1, max_len=128, pattern=QUALIFIER_RE)
+    v.check()
+    assert raw is not None
+    name, derived, region, account = parse_function_name(raw)
+    if len(name) > limits.MAX_FUNCTION_NAME_CHARS:
+        v.fail(member, raw, f"Member must have length less than or equal to {max_len}")
+        v.check()
+    if (region and region != svc.region) or (account and account != svc.account_id):
+        raise not_found(f"Function not found: {raw}")
+    if derived is not None and q is not None and derived != q:
+        raise invalid("The derived qualifier from the function name does not match the specified qualifier.")
+    q = derived if derived is not None else q
+    if q is not None and not allow_qualifier:
+        raise invalid(f"Unsupported qualifier in function name: {raw}")
+    return name, q
+
+
+def arn(svc: Service, name: str, qualifier: str | None = None) -> str:
+    return function_arn(svc.region, svc.account_id, name, qualifier)
+
+
+def load_version(svc: Service, name: str, version: str, conn: sqlite3.Connection | None = None) -> dict[str, Any]:
+    """The stored configuration of one version, or ResourceNotFoundException as Lambda words it."""
+    c = conn or svc.conn
+    row = c.execute(
+        "SELECT config FROM versions WHERE function = ? AND version = ?", (name, version)
+    ).fetchone()
+    if row is None:
+        qualified = arn(svc, name, version if version != LATEST or _exists(c, name) else None)
+        if version == LATEST:
+            qualified = arn(svc, name)
+        raise not_found(f"Function not found: {qualified}")
+    stored: dict[str, Any] = json.loads(row[0])
+    return stored
+
+
+def _exists(conn: sqlite3.Connection, name: str) -> bool:
+    return conn.execute("SELECT 1 FROM functions WHERE name = ?", (name,)).fetchone() is not None
+
+
+def resolve_version(svc: Service, name: str, qualifier: str | None, conn: sqlite3.Connection | None = None) -> tuple[str, dict[str, Any]]:
+    """Qualifier (None, $LATEST, number, or alias) -> (version, stored config)."""
+    if qualifier is None or qualifier == LATEST:
+        return LATEST, load_version(svc, name, LATEST, conn)
+    if qualifier.isdigit():
+        c = conn or svc.conn
+        row = c.execute(
+            "SELECT config FROM versions WHERE function = ? AND version = ?", (name, qualifier)
+        ).fetchone()
+        if row is None:
+            raise not_found(f"Function not found: {arn(svc, name, qualifier)}")
+        return qualifier, json.loads(row[0])
+    # Aliases arrive with the versions/aliases operations; until one exists the name is unknown.
+    raise not_found(f"Function not found: {arn(svc, name, qualifier)}")
+
+
+def render_configuration(
+    svc: Service, stored: dict[str, Any], *, arn_qualifier: str | None = None, listing: bool = False
+) -> dict[str, Any]:
+    """Stored members -> FunctionConfiguration in AWS's member order."""
+    out = dict(stored)
+    out["FunctionArn"] = arn(svc, stored["FunctionName"], arn_qualifier)
+    out.setdefault("State", "Active")
+    out.setdefault("LastUpdateStatus", "Successful")
+    out["RuntimeVersionConfig"] = {"RuntimeVersionArn": runtime_version_arn(svc, stored.get("Runtime"))}
+    ordered = {k: out[k] for k in CONFIG_ORDER if k in out}
+    if listing:
+        for k in LIST_OMITS:
+            ordered.pop(k, None)
+    return ordered
+
+
+def runtime_version_arn(svc: Service, runtime: str | None) -> str:
+    digest = hashlib.sha256(f"lambdactl:{runtime}".encode()).hexdigest()
+    return f"arn:aws:lambda:{svc.region}::runtime:{digest}"
+
+
+def new_revision() -> str:
+    return str(uuid.uuid4())
+
+
+# ---------------------------------------------------------------------------------------------
+# Validation of configuration members shared by create and update-configuration
+
+
+def _validate_config(svc: Service, v: Validator, req: dict[str, Any], creating: bool) -> dict[str, Any]:
+    """Validate every configuration member present; return the members to store."""
+    out: dict[str, Any] = {}
+    runtime = v.string("Runtime", enum=None)
+    if runtime is not None:
+        out["Runtime"] = runtime
+    role = v.string("Role", required=creating, min_len=1, max_len=2048, pattern=ROLE_RE)
+    if role is not None:
+        out["Role"] = role
+    handler = v.string("Handler", max_len=limits.MAX_HANDLER_CHARS, pattern=HANDLER_RE)
+    if handler is not None:
+        out["Handler"] = handler
+    desc = v.string("Description", max_len=limits.MAX_DESCRIPTION_CHARS)
+    if desc is not None:
+        out["Description"] = desc
+    timeout = v.integer("Timeout", minimum=limits.MIN_TIMEOUT_S, maximum=limits.MAX_TIMEOUT_S)
+    if timeout is not None:
+        out["Timeout"] = timeout
+    memory = v.integer("MemorySize", minimum=limits.MIN_MEMORY_MB, maximum=limits.MAX_MEMORY_MB)
+    if memory is not None:
+        out["MemorySize"] = memory
+    env = v.structure("Environment")
+    variables: dict[str, str] | None = None
+    if env is not None:
+        variables = v.string_map("Environment.Variables", source=env, key_pattern=ENV_KEY_RE)
+        out["Environment"] = {"Variables": variables or {}}
+    eph = v.structure("EphemeralStorage")
+    if eph is not None:
+        size = v.integer(
+            "EphemeralStorage.Size",
+            required=True,
+            minimum=limits.MIN_EPHEMERAL_MB,
+            maximum=limits.MAX_EPHEMERAL_MB,
+            source=eph,
+        )
+        if size is not None:
+            out["EphemeralStorage"] = {"Size": size}
+    tracing = v.structure("TracingConfig")
+    if tracing is not None:
+        mode = v.string("TracingConfig.Mode", enum=TRACING_MODES, source=tracing)
+        out["TracingConfig"] = {"Mode": mode or "PassThrough"}
+    dlq = v.structure("DeadLetterConfig")
+    if dlq is not None:
+        target = v.string("DeadLetterConfig.TargetArn", pattern=DLQ_ARN_RE, source=dlq)
+        out["DeadLetterConfig"] = {"TargetArn": target} if target else {}
+    kms = v.string("KMSKeyArn", pattern=KMS_ARN_RE)
+    if kms is not None:
+        out["KMSKeyArn"] = kms
+    layers = v.string_list("Layers", item_pattern=LAYER_VERSION_ARN_RE, item_max_len=140)
+    if layers is not None:
+        out["Layers"] = layers
+    logging_cfg = v.structure("LoggingConfig")
+    if logging_cfg is not None:
+        fmt = v.string("LoggingConfig.LogFormat", enum=LOG_FORMATS, source=logging_cfg)
+        app = v.string("LoggingConfig.ApplicationLogLevel", enum=APP_LOG_LEVELS, source=logging_cfg)
+        system = v.string("LoggingConfig.SystemLogLevel", enum=SYSTEM_LOG_LEVELS, source=logging_cfg)
+        group = v.string("LoggingConfig.LogGroup", min_len=1, max_len=512, pattern=LOG_GROUP_RE, source=logging_cfg)
+        out["LoggingConfig"] = {
+            k: val
+            for k, val in (("LogFormat", fmt), ("ApplicationLogLevel", app), ("SystemLogLevel", system), ("LogGroup", group))
+            if val is not None
+        }
+    vpc = v.structure("VpcConfig")
+    if vpc is not None:
+        subnets = v.string_list("VpcConfig.SubnetIds", max_items=16, source=vpc) or []
+        groups = v.string_list("VpcConfig.SecurityGroupIds", max_items=5, source=vpc) or []
+        out["VpcConfig"] = {"SubnetIds": subnets, "SecurityGroupIds": groups, "VpcId": ""}
+    arches = v.string_list("Architectures", min_items=1, max_items=1, item_enum=ARCHITECTURES)
+    if arches is not None:
+        out["Architectures"] = arches
+    snap = v.structure("SnapStart")
+    if snap is not None:
+        apply_on = v.string("SnapStart.ApplyOn", enum=("PublishedVersions", "None"), source=snap)
+        out["SnapStart"] = {"ApplyOn": apply_on or "None", "OptimizationStatus": "Off"}
+    v.check()
+
+    # Semantic checks, in the order Lambda makes them.
+    if runtime is not None:
+        _check_runtime(svc, runtime)
+    if variables is not None:
+        _check_environment(variables)
+    if layers is not None:
+        out["Layers"] = _resolve_layers(svc, layers)
+    if "LoggingConfig" in out:
+        lc = out["LoggingConfig"]
+        if lc.get("LogFormat", "Text") == "Text" and ("ApplicationLogLevel" in lc or "SystemLogLevel" in lc):
+            raise invalid(
+                "To set ApplicationLogLevel or SystemLogLevel you must set LogFormat to JSON."
+            )
+    return out
+
+
+def _check_runtime(svc: Service, runtime: str) -> None:
+    if runtime not in RUNTIME_ENUM:
+        raise invalid(
+            f"Value {runtime} at 'runtime' failed to satisfy constraint: Member must satisfy enum "
+            f"value set: [{', '.join(RUNTIME_ENUM)}] or be a valid ARN"
+        )
+    allowed = set(svc.settings.get("runtimes.allow_deprecated", []) or [])
+    if runtime not in SUPPORTED_RUNTIMES and runtime not in allowed:
+        if runtime in DEPRECATED_RUNTIMES or runtime == "custom":
+            raise invalid(
+                f"The runtime parameter of {runtime} is no longer supported for creating or updating "
+                "AWS Lambda functions. We recommend you use a supported runtime while creating or "
+                "updating functions."
+            )
+        raise invalid(
+            f"The runtime parameter of {runtime} is not supported yet for creating or updating "
+            "AWS Lambda functions."
+        )
+
+
+def _check_environment(variables: dict[str, str]) -> None:
+    prefix = "Lambda was unable to configure your environment variables because the environment variables you have provided"
+    reserved = [k for k in variables if k in RESERVED_ENV_KEYS]
+    if reserved:
+        raise invalid(
+            f"{prefix} contains reserved keys that are currently not supported for modification. "
+            f"Reserved keys used in this request: {', '.join(reserved)}"
+        )
+    measured = json.dumps(variables, separators=(",", ":"), ensure_ascii=False)
+    if len(measured.encode("utf-8")) > limits.MAX_ENV_BYTES:
+        raise invalid(f"{prefix} exceeded the 4KB limit. String measured: {measured}")
+
+
+def _resolve_layers(svc: Service, arns: list[str]) -> list[dict[str, Any]]:
+    if len(arns) > limits.MAX_LAYERS:
+        raise invalid("Cannot reference more than 5 layers.")
+    # No layer has been published in this registry yet (layers arrive with their own operations).
+    raise invalid(f"Layer version {arns[0]} does not exist.")
+
+
+# ---------------------------------------------------------------------------------------------
+# Code
+
+
+def _code_from_request(v: Validator, code: dict[str, Any] | None, *, member: str = "Code") -> bytes | None:
+    if code is None:
+        return None
+    zip_file = code.get("ZipFile")
+    s3 = any(code.get(k) for k in ("S3Bucket", "S3Key", "S3ObjectVersion"))
+    if code.get("ImageUri"):
+        raise invalid("lambdactl runs Zip functions only: container images (ImageUri) are not supported.")
+    if s3:
+        raise invalid(
+            "lambdactl keeps code locally: S3 code locations are not supported. "
+            "Pass the deployment package with --zip-file fileb://FILE.zip."
+        )
+    if zip_file is None:
+        raise invalid("Please provide a source for function code.")
+    if isinstance(zip_file, str):
+        try:
+            zip_file = base64.b64decode(zip_file, validate=True)
+        except ValueError:
+            raise invalid("Could not unzip uploaded file. Please check your file, then try to upload again.") from None
+    if not isinstance(zip_file, (bytes, bytearray)):
+        raise invalid("Could not unzip uploaded file. Please check your file, then try to upload again.")
+    return bytes(zip_file)
+
+
+def check_code_zip(data: bytes, extra_unzipped_bytes: int = 0) -> tuple[str, int]:
+    """The checks Lambda makes on an uploaded package; returns (sha256 hex, unzipped bytes)."""
+    try:
+        from ..packaging.validate import check_code_zip as _packaging_check
+    except ImportError:  # packaging not installed in this build
+        _packaging_check = None
+    if _packaging_check is not None:
+        facts = _packaging_check(data, extra_unzipped_bytes=extra_unzipped_bytes)
+        return hashlib.sha256(data).hexdigest(), int(facts.unzipped_size)
+    if len(data) > limits.MAX_ZIPPED_UPLOAD_BYTES:
+        raise LambdaError(
+            "RequestEntityTooLargeException",
+            f"Zipped size must be smaller than {limits.MAX_ZIPPED_UPLOAD_BYTES} bytes",
+            413,
+        )
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            unzipped = sum(i.file_size for i in zf.infolist())
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError):
+        raise invalid("Could not unzip uploaded file. Please check your file, then try to upload again.") from None
+    if unzipped + extra_unzipped_bytes >= limits.MAX_UNZIPPED_BYTES:
+        raise invalid(f"Unzipped size must be smaller than {limits.MAX_UNZIPPED_BYTES} bytes")
+    return hashlib.sha256(data).hexdigest(), unzipped
+
+
+def _layers_unzipped(stored_layers: list[dict[str, Any]] | None) -> int:
+    return sum(int(layer.get("_Unzipped", 0)) for layer in stored_layers or [])
+
+
+def sha_b64(sha_hex: str) -> str:
+    return base64.b64encode(bytes.fromhex(sha_hex)).decode("ascii")
+
+
+def _store_code(svc: Service, data: bytes, sha_hex: str) -> None:
+    from ..registry import blobs
+
+    used = svc.conn.execute("SELECT COALESCE(SUM(json_extract(config, '$.CodeSize')), 0) FROM versions").fetchone()[0]
+    if used + len(data) > limits.MAX_CODE_STORAGE_BYTES:
+        raise LambdaError("CodeStorageExceededException", "Code storage limit exceeded.")
+    blobs.store(svc.settings.code_dir, data, sha_hex)
+
+
+def collect_code_blobs(svc: Service, candidates: set[str]) -> None:
+    """Remove code blobs no version references any more (caller holds the write lock)."""
+    from ..registry import blobs
+
+    for sha in candidates:
+        if svc.conn.execute("SELECT 1 FROM versions WHERE code_sha = ? LIMIT 1", (sha,)).fetchone() is None:
+            blobs.remove(svc.settings.code_dir, sha)
+
+
+# ---------------------------------------------------------------------------------------------
+# Persistence of a version row
+
+
+def save_version(svc: Service, name: str, version: str, stored: dict[str, Any], code_sha: str) -> None:
+    svc.conn.execute(
+        "INSERT OR REPLACE INTO versions (function, version, version_num, config, code_sha, revision_id, last_modified)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (
+            name,
+            version,
+            0 if version == LATEST else int(version),
+            json.dumps(stored, separators=(",", ":")),
+            code_sha,
+            stored["RevisionId"],
+            stored["LastModified"],
+        ),
+    )
+
+
+def _check_revision(svc: Service, stored: dict[str, Any], given: str | None) -> None:
+    if given is not None and given != stored.get("RevisionId"):
+        raise LambdaError(
+            "PreconditionFailedException",
+            "The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id",
+        )
+
+
+def _code_sha_hex(stored: dict[str, Any]) -> str:
+    return base64.b64decode(stored["CodeSha256"]).hex()
+
+
+# ---------------------------------------------------------------------------------------------
+# Operations
+
+
+def create_function(svc: Service, req: dict[str, Any]) -> dict[str, Any]:
+    v = Validator(req)
+    raw_name = v.string(
+        "FunctionName", required=True, min_len=1, max_len=limits.MAX_FUNCTION_ARN_CHARS_CREATE, pattern=FUNCTION_NAME_RE
+    )
+    code = v.structure("Code", required=True)
+    package_type = v.string("PackageType", enum=("Zip", "Image"))
+    publish = v.boolean("Publish")
+    tags = v.string_map("Tags")
+    v.check()
+    name, qualifier = resolve_function_name(svc, raw_name, max_len=limits.MAX_FUNCTION_ARN_CHARS_CREATE)
+    if qualifier is not None:
+        raise invalid(f"Unsupported qualifier in function name: {raw_name}")
+    config = _validate_config(svc, v, req, creating=True)
+    if package_type == "Image":
+        raise invalid("lambdactl runs Zip functions only: PackageType Image is not supported.")
+    if "Runtime" not in config or "Handler" not in config:
+        raise invalid("Runtime and Handler are mandatory parameters for functions created with deployment packages.")
+    if tags is not None:
+        from .tags import check_tags
+
+        check_tags(tags)
+    data = _code_from_request(v, code)
+    assert data is not None
+    sha_hex, unzipped = check_code_zip(data, _layers_unzipped(config.get("Layers")))
+
+    now = svc.clock()
+    stored: dict[str, Any] = {
+        "FunctionName": name,
+        "Runtime": config["Runtime"],
+        "Role": config["Role"],
+        "Handler": config["Handler"],
+        "CodeSize": len(data),
+        "Description": config.get("Description", ""),
+        "Timeout": config.get("Timeout", limits.DEFAULT_TIMEOUT_S),
+        "MemorySize": config.get("MemorySize", limits.DEFAULT_MEMORY_MB),
+        "LastModified": timestamp(now),
+        "CodeSha256": sha_b64(sha_hex),
+        "Version": LATEST,
+        "TracingConfig": config.get("TracingConfig", {"Mode": "PassThrough"}),
+        "RevisionId": new_revision(),
+        "PackageType": "Zip",
+        "Architectures": config.get("Architectures", ["x86_64"]),
+        "EphemeralStorage": config.get("EphemeralStorage", {"Size": limits.DEFAULT_EPHEMERAL_MB}),
+        "SnapStart": config.get("SnapStart", {"ApplyOn": "None", "OptimizationStatus": "Off"}),
+        "LoggingConfig": {"LogFormat": "Text", "LogGroup": f"/aws/lambda/{name}"},
+        "_UnzippedSize": unzipped,
+    }
+    for key in ("Environment", "DeadLetterConfig", "KMSKeyArn", "Layers", "VpcConfig"):
+        if config.get(key):
+            stored[key] = config[key]
+    if "LoggingConfig" in config:
+        stored["LoggingConfig"].update(config["LoggingConfig"])
+
+    from ..registry.db import write_transaction
+
+    with write_transaction(svc.conn):
+        if _exists(svc.conn, name):
+            raise conflict(f"Function already exist: {name}")
+        _store_code(svc, data, sha_hex)
+        svc.conn.execute(
+            "INSERT INTO functions (name, created, tags, next_version) VALUES (?, ?, ?, 1)",
+            (name, now, json.dumps(tags or {})),
+        )
+        save_version(svc, name, LATEST, stored, sha_hex)
+        result_version = LATEST
+        if publish:
+            from .versions import publish_locked
+
+            published = publish_locked(svc, name, None)
+            result_version = published["Version"]
+    if result_version != LATEST:
+        out = render_configuration(svc, public(load_version(svc, name, result_version)), arn_qualifier=result_version)
+    else:
+        out = render_configuration(svc, public(stored))
+    # Lambda answers create while the function is still Pending; locally it is ready at once.
+    out["State"] = "Pending"
+    out["StateReason"] = "The function is being created."
+    out["StateReasonCode"] = "Creating"
+    return _reorder(out)
+
+
+def public(stored: dict[str, Any]) -> dict[str, Any]:
+    """Drop lambdactl's private bookkeeping members (leading underscore) from a stored config."""
+    out = {k: v for k, v in stored.items() if not k.startswith("_")}
+    if "Layers" in out:
+        out["Layers"] = [{k: v for k, v in layer.items() if not k.startswith("_")} for layer in out["Layers"]]
+    if "Environment" in out and not out["Environment"].get("Variables"):
+        out.pop("Environment")
+    return out
+
+
+def _reorder(config: dict[str, Any]) -> dict[str, Any]:
+    return {k: config[k] for k in CONFIG_ORDER if k in config}
+
+
+def get_function_configuration(svc: Service, req: dict[str, Any]) -> dict[str, Any]:
+    name, qualifier = resolve_function_name(svc, req.get("FunctionName"), req.get("Qualifier"))
+    version, stored = resolve_version(svc, name, qualifier)
+    return render_configuration(svc, public(stored), arn_qualifier=qualifier)
+
+
+def get_function(svc: Service, req: dict[str, Any]) -> dict[str, Any]:
+    name, qualifier = resolve_function_name(svc, req.get("FunctionName"), req.get("Qualifier"))
+    from ..registry.db import read_transaction
+
+    with read_transaction(svc.conn):
+        version, stored = resolve_version(svc, name, qualifier)
+        row = svc.conn.execute(
+            "SELECT tags, reserved_concurrency FROM functions WHERE name = ?", (name,)
+        ).fetchone()
+    out: dict[str, Any] = {
+        "Configuration": render_configuration(svc, public(stored), arn_qualifier=qualifier),
+        "Code": {"RepositoryType": "S3", "Location": code_location(svc, _code_sha_hex(stored))},
+    }
+    tags = json.loads(row[0]) if row else {}
+    if tags:
+        out["Tags"] = tags
+    if row and row[1] is not None:
+        out["Concurrency"] = {"ReservedConcurrentExecutions": row[1]}
+    return out
+
+
+def code_location(svc: Service, sha_hex: str) -> str:
+    """Where the code can be downloaded: the server's URL when one serves it, else the blob file."""
+    base = getattr(svc, "code_url_base", None)
+    if base:
+        return f"{base}/{sha_hex}.zip"
+    from ..registry import blobs
+
+    return blobs.path_of(svc.settings.code_dir, sha_hex).resolve().as_uri()
+
+
+def _decode_marker(marker: str | None) -> tuple[str, int] | None:
+    if marker is None:
+        return None
+    try:
+        name, num = base64.urlsafe_b64decode(marker.encode()).decode().split("\x00")
+        return name, int(num)
+    except (ValueError, UnicodeDecodeError):
+        raise invalid(f"Invalid marker: {marker}") from None
+
+
+def _encode_marker(name: str, num: int) -> str:
+    return base64.urlsafe_b64encode(f"{name}\x00{num}".encode()).decode()
+
+
+def list_functions(svc: Service, req: dict[str, Any]) -> dict[str, Any]:
+    v = Validator(req)
+    marker = v.string("Marker")
+    max_items = v.integer("MaxItems", minimum=1, maximum=limits.MAX_LIST_ITEMS)
+    fv = v.string("FunctionVersion", enum=("ALL",))
+    v.string("MasterRegion", pattern=_re.compile(r"ALL|[a-z]{2}(-gov)?-[a-z]+-\d{1}"))
+    v.check()
+    page = min(max_items or limits.LIST_FUNCTIONS_PAGE, limits.LIST_FUNCTIONS_PAGE)
+    start = _decode_marker(marker)
+    where = "" if fv == "ALL" else "WHERE version_num = 0"
+    params: list[Any] = []
+    if start is not None:
+        where += (" AND " if where else "WHERE ") + "(function, version_num) > (?, ?)"
+        params += list(start)
+    rows = svc.conn.execute(
+        f"SELECT function, version_num, version, config FROM versions {where} "
+        "ORDER BY function, version_num LIMIT ?",
+        (*params, page + 1),
+    ).fetchall()
+    items = []
+    for fname, _num, version, config in rows[:page]:
+        stored = public(json.loads(config))
+        items.append(
+            render_configuration(svc, stored, arn_qualifier=None if fv != "ALL" else version, listing=True)
+        )
+    out: dict[str, Any] = {"Functions": items}
+    if len(rows) > page:
+        last = rows[page - 1]
+        out["NextMarker"] = _encode_marker(last[0], last[1])
+    return out
+
+
+def update_function_code(svc: Service, req: dict[str, Any]) -> dict[str, Any]:
+    v = Validator(req)
+    v.string("FunctionName", required=True)
+    publish = v.boolean("Publish")
+    dry_run = v.boolean("DryRun")
+    revision = v.string("RevisionId")
+    arches = v.string_list("Architectures", min_items=1, max_items=1, item_enum=ARCHITECTURES)
+    v.check()
+    name, qualifier = resolve_function_name(svc, req.get("FunctionName"), max_len=140)
+    if qualifier is not None:
+        raise invalid(f"Unsupported qualifier in function name: {req.get('FunctionName')}")
+    code = {k: req[k] for k in ("ZipFile", "S3Bucket", "S3Key", "S3ObjectVersion", "ImageUri") if k in req}
+    data = _code_from_request(v, code)
+    assert data is not None
+    from ..registry.db import write_transaction
+
+    current = load_version(svc, name, LATEST)
+    sha_hex, unzipped = check_code_zip(data, _layers_unzipped(current.get("Layers")))
+    if dry_run:
+        _check_revision(svc, current, revision)
+        preview = dict(current, CodeSha256=sha_b64(sha_hex), CodeSize=len(data))
+        return render_configuration(svc, public(preview))
+    with write_transaction(svc.conn):
+        stored = load_version(svc, name, LATEST)
+        _check_revision(svc, stored, revision)
+        old_sha = _code_sha_hex(stored)
+        _store_code(svc, data, sha_hex)
+        stored.update(
+            CodeSha256=sha_b64(sha_hex),
+            CodeSize=len(data),
+            LastModified=timestamp(svc.clock()),
+            RevisionId=new_revision(),
+            _UnzippedSize=unzipped,
+        )
+        if arches is not None:
+            stored["Architectures"] = arches
+        save_version(svc, name, LATEST, stored, sha_hex)
+        if old_sha != sha_hex:
+            collect_code_blobs(svc, {old_sha})
+        if publish:
+            from .versions import publish_locked
+
+            published = publish_locked(svc, name, None)
+            out = render_configuration(
+                svc, public(load_version(svc, name, published["Version"])), arn_qualifier=published["Version"]
+            )
+            return out
+    out = render_configuration(svc, public(stored))
+    out["LastUpdateStatus"] = "InProgress"
+    out["LastUpdateStatusReason"] = "The function is being created."
+    out["LastUpdateStatusReasonCode"] = "Creating"
+    return _reorder(out)
+
+
+def update_function_configuration(svc: Service, req: dict[str, Any]) -> dict[str, Any]:
+    v = Validator(req)
+    v.string("FunctionName", required=True)
+    revision = v.string("RevisionId")
+    name, qualifier = resolve_function_name(svc, req.get("FunctionName"), max_len=140)
+    if qualifier is not None:
+        raise invalid(f"Unsupported qualifier in function name: {req.get('FunctionName')}")
+    changes = _validate_config(svc, v, req, creating=False)
+    if req.get("ImageConfig"):
+        raise invalid("lambdactl runs Zip functions only: ImageConfig is not supported.")
+    from ..registry.db import write_transaction
+
+    with write_transaction(svc.conn):
+        stored = load_version(svc, name, LATEST)
+        _check_revision(svc, stored, revision)
+        if "Layers" in changes:
+            total = int(stored.get("_UnzippedSize", 0)) + _layers_unzipped(changes["Layers"])
+            if total >= limits.MAX_UNZIPPED_BYTES:
+                raise invalid(f"Unzipped size must be smaller than {limits.MAX_UNZIPPED_BYTES} bytes")
+        for key, value in changes.items():
+            if key == "LoggingConfig":
+                stored["LoggingConfig"] = {**stored.get("LoggingConfig", {}), **value}
+            elif key in ("Layers", "DeadLetterConfig", "Environment") and not value:
+                stored.pop(key, None)
+            else:
+                stored[key] = value
+        stored["LastModified"] = timestamp(svc.clock())
+        stored["RevisionId"] = new_revision()
+        save_version(svc, name, LATEST, stored, _code_sha_hex(stored))
+    out = render_configuration(svc, public(stored))
+    out["LastUpdateStatus"] = "InProgress"
+    out["LastUpdateStatusReason"] = "The function is being created."
+    out["LastUpdateStatusReasonCode"] = "Creating"
+    return _reorder(out)
+
+
+def delete_function(svc: Service, req: dict[str, Any]) -> dict[str, Any]:
+    name, qualifier = resolve_function_name(svc, req.get("FunctionName"), req.get("Qualifier"))
+    from ..registry.db import write_transaction
+
+    with write_transaction(svc.conn):
+        if qualifier is not None and qualifier != LATEST and not qualifier.isdigit():
+            raise invalid("Deletion of aliases is not currently supported.")
+        if qualifier == LATEST:
+            load_version(svc, name, LATEST)
+            raise invalid("$LATEST version cannot be deleted without deleting the function.")
+        shas = {
+            r[0]
+            for r in svc.conn.execute(
+                "SELECT code_sha FROM versions WHERE function = ?" + (" AND version = ?" if qualifier else ""),
+                (name, qualifier) if qualifier else (name,),
+            )
+        }
+        if qualifier is not None:
+            load_version(svc, name, qualifier)
+            svc.conn.execute("DELETE FROM versions WHERE function = ? AND version = ?", (name, qualifier))
+        else:
+            if not _exists(svc.conn, name):
+                raise not_found(f"Function not found: {arn(svc, name)}")
+            svc.conn.execute("DELETE FROM versions WHERE function = ?", (name,))
+            svc.conn.execute("DELETE FROM functions WHERE name = ?", (name,))
+        collect_code_blobs(svc, shas)
+    return {}

@@ -1,0 +1,106 @@
+"""Where lambdactl keeps its state and what the user configured.
+
+Resolves LAMBDACTL_HOME (flag, environment, platformdirs default) and reads `config.toml`.
+Kept import-light: it runs on every CLI start, so platformdirs and tomllib load only when needed.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DEFAULT_REGION = "us-east-1"
+DEFAULT_ACCOUNT_ID = "123456789012"
+CONFIG_FILE = "config.toml"
+
+
+def default_home() -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("lambdactl", appauthor=False))
+
+
+def resolve_home(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """--home beats LAMBDACTL_HOME beats the platform's user data directory."""
+    if explicit:
+        return Path(explicit).expanduser()
+    env = os.environ.get("LAMBDACTL_HOME")
+    if env:
+        return Path(env).expanduser()
+    return default_home()
+
+
+def load_config(home: Path) -> dict[str, Any]:
+    path = home / CONFIG_FILE
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return {}
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib  # type: ignore[no-redef]
+    from .errors import LambdaError
+
+    try:
+        return tomllib.loads(data.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise LambdaError("ServiceException", f"Invalid configuration file {path}: {exc}", 500) from exc
+
+
+def write_config(home: Path, config: dict[str, Any]) -> None:
+    import tomli_w
+
+    home.mkdir(parents=True, exist_ok=True)
+    path = home / CONFIG_FILE
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    tmp.write_text(tomli_w.dumps(config), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+@dataclass
+class Settings:
+    """Everything the service needs to know about its surroundings, injected rather than global."""
+
+    home: Path
+    region: str = DEFAULT_REGION
+    account_id: str = DEFAULT_ACCOUNT_ID
+    config: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, home: str | os.PathLike[str] | None = None, region: str | None = None) -> Settings:
+        h = resolve_home(home)
+        config = load_config(h)
+        return cls(
+            home=h,
+            region=region or config.get("region") or DEFAULT_REGION,
+            account_id=str(config.get("account_id") or DEFAULT_ACCOUNT_ID),
+            config=config,
+        )
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """A dotted config key, e.g. `concurrency.account_limit`."""
+        node: Any = self.config
+        for part in key.split("."):
+            if not isinstance(node, dict) or part not in node:
+                return default
+            node = node[part]
+        return node
+
+    @property
+    def registry_path(self) -> Path:
+        return self.home / "registry.db"
+
+    @property
+    def code_dir(self) -> Path:
+        return self.home / "code"
+
+    @property
+    def layers_dir(self) -> Path:
+        return self.home / "layers"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.home / "cache"

@@ -1,0 +1,1 @@
+"""Maintainer tools: regenerate the API model, man pages, completions and docs from the CLI."""
