@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
-
 # flag -> attribute; these take a value
 VALUE_OPTIONS: dict[str, str] = {
     "--output": "output",
@@ -35,33 +33,43 @@ BINARY_FORMATS = ("base64", "raw-in-base64-out")
 COLORS = ("on", "off", "auto")
 
 
-@dataclass
 class GlobalOptions:
-    output: str | None = None
-    query: str | None = None
-    region: str | None = None
-    profile: str | None = None
-    home: str | None = None
-    cli_binary_format: str | None = None
-    color: str = "auto"
-    cli_input_json: str | None = None
-    cli_input_yaml: str | None = None
-    starting_token: str | None = None
-    max_items: str | None = None
-    page_size: str | None = None
-    cli_read_timeout: str | None = None
-    cli_connect_timeout: str | None = None
-    debug: bool = False
-    no_paginate: bool = False
-    no_cli_pager: bool = False
-    version: bool = False
-    generate_cli_skeleton: str | None = None
+    """The global options of one command line (a plain class: dataclasses cost ~7 ms to import)."""
+
+    DEFAULTS: dict[str, object] = {
+        "output": None, "query": None, "region": None, "profile": None, "home": None,
+        "cli_binary_format": None, "color": "auto", "cli_input_json": None, "cli_input_yaml": None,
+        "starting_token": None, "max_items": None, "page_size": None, "cli_read_timeout": None,
+        "cli_connect_timeout": None, "debug": False, "no_paginate": False, "no_cli_pager": False,
+        "version": False, "generate_cli_skeleton": None,
+    }
+    output: str | None
+    query: str | None
+    region: str | None
+    profile: str | None
+    home: str | None
+    cli_binary_format: str | None
+    color: str
+    cli_input_json: str | None
+    cli_input_yaml: str | None
+    starting_token: str | None
+    max_items: str | None
+    page_size: str | None
+    debug: bool
+    no_paginate: bool
+    version: bool
+    generate_cli_skeleton: str | None
+
+    def __init__(self, **values: object) -> None:
+        for name, default in self.DEFAULTS.items():
+            setattr(self, name, values.pop(name, default))
+        if values:
+            raise TypeError(f"unknown options: {', '.join(values)}")
 
     def merged(self, other: GlobalOptions) -> GlobalOptions:
         """Options given after the command win over the same given before it."""
         out = GlobalOptions()
-        for f in fields(self):
-            mine, theirs = getattr(self, f.name), getattr(other, f.name)
-            default = f.default
-            setattr(out, f.name, theirs if theirs not in (None, False, default) else mine)
+        for name, default in self.DEFAULTS.items():
+            mine, theirs = getattr(self, name), getattr(other, name)
+            setattr(out, name, theirs if theirs not in (None, False, default) else mine)
         return out

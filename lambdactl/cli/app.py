@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
@@ -35,7 +35,7 @@ def _global_params() -> list[inspect.Parameter]:
     """The AWS CLI's global options, accepted after the command as well as before it."""
     kw = inspect.Parameter.KEYWORD_ONLY
 
-    def opt(name: str, flag: str, help_text: str, typ: Any = Optional[str], default: Any = None) -> inspect.Parameter:
+    def opt(name: str, flag: str, help_text: str, typ: Any = str | None, default: Any = None) -> inspect.Parameter:
         return inspect.Parameter(
             name, kw, default=default, annotation=Annotated[typ, typer.Option(flag, help=help_text, rich_help_panel="Global options")]
         )
@@ -76,13 +76,13 @@ def _command_callback(spec: CommandSpec) -> Any:
     for p in spec.params:
         help_text = p.help + (" [required]" if p.required else "")
         if p.is_bool:
-            typ: Any = Optional[bool]
+            typ: Any = bool | None
             option = typer.Option(f"{p.flag}/--no-{p.flag[2:]}", help=help_text, show_default=False)
         elif p.is_list:
-            typ = Optional[list[str]]
+            typ = list[str] | None
             option = typer.Option(p.flag, help=help_text, show_default=False)
         else:
-            typ = Optional[str]
+            typ = str | None
             option = typer.Option(p.flag, help=help_text, show_default=False)
         params.append(inspect.Parameter(p.dest, kw, default=None, annotation=Annotated[typ, option]))
     if spec.paginator:

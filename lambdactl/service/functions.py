@@ -8,11 +8,8 @@ registry; invocation, versions and aliases build on the helpers here (`resolve_f
 from __future__ import annotations
 
 import base64
-import hashlib
-import io
 import json
 import uuid
-import zipfile
 from typing import TYPE_CHECKING, Any
 
 from .. import limits
@@ -150,7 +147,8 @@ def render_configuration(
     out["FunctionArn"] = arn(svc, stored["FunctionName"], arn_qualifier)
     out.setdefault("State", "Active")
     out.setdefault("LastUpdateStatus", "Successful")
-    out["RuntimeVersionConfig"] = {"RuntimeVersionArn": runtime_version_arn(svc, stored.get("Runtime"))}
+    if "RuntimeVersionConfig" not in out:
+        out["RuntimeVersionConfig"] = {"RuntimeVersionArn": runtime_version_arn(svc, stored.get("Runtime"))}
     ordered = {k: out[k] for k in CONFIG_ORDER if k in out}
     if listing:
         for k in LIST_OMITS:
@@ -159,6 +157,8 @@ def render_configuration(
 
 
 def runtime_version_arn(svc: Service, runtime: str | None) -> str:
+    import hashlib
+
     digest = hashlib.sha256(f"lambdactl:{runtime}".encode()).hexdigest()
     return f"arn:aws:lambda:{svc.region}::runtime:{digest}"
 
@@ -333,6 +333,10 @@ def _code_from_request(v: Validator, code: dict[str, Any] | None, *, member: str
 
 def check_code_zip(data: bytes, extra_unzipped_bytes: int = 0) -> tuple[str, int]:
     """The checks Lambda makes on an uploaded package; returns (sha256 hex, unzipped bytes)."""
+    import hashlib
+    import io
+    import zipfile
+
     try:
         from ..packaging.validate import check_code_zip as _packaging_check
     except ImportError:  # packaging not installed in this build
@@ -432,6 +436,9 @@ def create_function(svc: Service, req: dict[str, Any]) -> dict[str, Any]:
     if qualifier is not None:
         raise invalid(f"Unsupported qualifier in function name: {raw_name}")
     config = _validate_config(svc, v, req, creating=True)
+    for member, what in (("CodeSigningConfigArn", "Code signing"), ("FileSystemConfigs", "EFS file systems")):
+        if req.get(member):
+            raise invalid(f"{what} ({member}) are not supported by lambdactl.")
     if package_type == "Image":
         raise invalid("lambdactl runs Zip functions only: PackageType Image is not supported.")
     if "Runtime" not in config or "Handler" not in config:
@@ -464,6 +471,7 @@ def create_function(svc: Service, req: dict[str, Any]) -> dict[str, Any]:
         "EphemeralStorage": config.get("EphemeralStorage", {"Size": limits.DEFAULT_EPHEMERAL_MB}),
         "SnapStart": config.get("SnapStart", {"ApplyOn": "None", "OptimizationStatus": "Off"}),
         "LoggingConfig": {"LogFormat": "Text", "LogGroup": f"/aws/lambda/{name}"},
+        "RuntimeVersionConfig": {"RuntimeVersionArn": runtime_version_arn(svc, config["Runtime"])},
         "_UnzippedSize": unzipped,
     }
     for key in ("Environment", "DeadLetterConfig", "KMSKeyArn", "Layers", "VpcConfig"):
@@ -585,7 +593,7 @@ def list_functions(svc: Service, req: dict[str, Any]) -> dict[str, Any]:
         (*params, page + 1),
     ).fetchall()
     items = []
-    for fname, _num, version, config in rows[:page]:
+    for _fname, _num, version, config in rows[:page]:
         stored = public(json.loads(config))
         items.append(
             render_configuration(svc, stored, arn_qualifier=None if fv != "ALL" else version, listing=True)
@@ -677,6 +685,8 @@ def update_function_configuration(svc: Service, req: dict[str, Any]) -> dict[str
                 stored.pop(key, None)
             else:
                 stored[key] = value
+        if "Runtime" in changes:
+            stored["RuntimeVersionConfig"] = {"RuntimeVersionArn": runtime_version_arn(svc, changes["Runtime"])}
         stored["LastModified"] = timestamp(svc.clock())
         stored["RevisionId"] = new_revision()
         save_version(svc, name, LATEST, stored, _code_sha_hex(stored))

@@ -26,7 +26,7 @@ EXCLUDED_PREFIXES = (
 # Members of in-scope operations that belong to out-of-scope features.
 EXCLUDED_MEMBERS = frozenset({
     "CapacityProviderConfig", "DurableConfig", "TenancyConfig", "PublishTo", "ExecutionName",
-    "DurableExecutionName", "TenantId",
+    "DurableExecutionName", "TenantId", "AcceleratorConfig", "RuntimeConfig", "S3ObjectStorageMode",
 })
 
 
