@@ -32,7 +32,7 @@ def render(data: Any, fmt: str, stream: IO[str] | None = None, *, title: str = "
             out.write("null\n")
         return
     if fmt == "json":
-        out.write(json.dumps(data, indent=4, ensure_ascii=False, default=_default) + "\n")
+        out.write(dumps_json(data) + "\n")
     elif fmt == "text":
         _text(data, out, None)
     elif fmt in ("yaml", "yaml-stream"):
@@ -43,6 +43,33 @@ def render(data: Any, fmt: str, stream: IO[str] | None = None, *, title: str = "
         _table(data, out, title, color)
     else:  # pragma: no cover - validated earlier
         raise ValueError(fmt)
+
+
+def dumps_json(data: Any) -> str:
+    """JSON indented by 4, as the AWS CLI prints it.
+
+    The standard library's encoder drops to pure Python once `indent` is set (~120 ms for 10,000
+    functions). orjson indents by 2 in C; JSON text has no raw newline or tab inside strings, so the
+    spaces after a newline are indentation and can be widened without touching any value.
+    """
+    try:
+        import orjson
+    except ModuleNotFoundError:  # pragma: no cover - orjson is a dependency
+        return json.dumps(data, indent=4, ensure_ascii=False, default=_default)
+    try:
+        text = orjson.dumps(data, option=orjson.OPT_INDENT_2, default=_default).decode("utf-8")
+        compact = orjson.dumps(data, default=_default)
+    except TypeError:  # e.g. integers beyond 64 bits
+        return json.dumps(data, indent=4, ensure_ascii=False, default=_default)
+    if b"  " not in compact:
+        # No value holds two spaces in a row, so every "  " is indentation: one pass doubles it.
+        return text.replace("  ", "    ")
+    depth = 0
+    while "\n" + "  " * (depth + 1) in text:
+        depth += 1
+    for level in range(depth, 0, -1):
+        text = text.replace("\n" + "  " * level, "\n" + "\t" * level)
+    return text.replace("\t", "    ")
 
 
 def _default(obj: Any) -> Any:

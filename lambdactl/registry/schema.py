@@ -31,16 +31,18 @@ def m001_functions(db: Database) -> None:
             "version_num": int,
             "config": str,  # JSON: the stored FunctionConfiguration members
             "code_sha": str,  # hex sha256 of the zip in code/<sha>.zip
+            "code_size": int,  # bytes, summed for the account's code storage
             "revision_id": str,
             "last_modified": str,
         },
         pk=("function", "version"),
         foreign_keys=[("function", "functions", "name")],
-        not_null={"version_num", "config", "code_sha", "revision_id", "last_modified"},
+        not_null={"version_num", "config", "code_sha", "code_size", "revision_id", "last_modified"},
     )
-    db.execute(
-        "CREATE INDEX versions_code_sha ON versions(code_sha)"
-    )
+    db.execute("CREATE INDEX versions_code_sha ON versions(code_sha)")
+    # list-functions pages: $LATEST rows by name, and every version by (name, number).
+    db.execute("CREATE INDEX versions_latest ON versions(version_num, function)")
+    db.execute("CREATE UNIQUE INDEX versions_order ON versions(function, version_num)")
 
 
 MIGRATIONS: list[Callable[[Database], None]] = [m001_functions]

@@ -20,7 +20,7 @@ def get_account_settings(svc: Service, req: dict[str, Any]) -> dict[str, Any]:
         "SELECT COUNT(*), COALESCE(SUM(reserved_concurrency), 0) FROM functions"
     ).fetchone()
     (code,) = conn.execute(
-        "SELECT COALESCE(SUM(json_extract(config, '$.CodeSize')), 0) FROM versions"
+        "SELECT COALESCE(SUM(code_size), 0) FROM versions"
     ).fetchone()
     limit = account_concurrency_limit(svc)
     return {

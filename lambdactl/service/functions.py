@@ -30,6 +30,11 @@ from ..models import (
 )
 from ._validate import Validator
 
+try:  # orjson parses stored configurations ~3x faster; list-functions parses thousands
+    from orjson import loads
+except ModuleNotFoundError:  # pragma: no cover
+    from json import loads
+
 if TYPE_CHECKING:
     import sqlite3
 
@@ -65,6 +70,7 @@ LIST_OMITS = frozenset({
     "State", "StateReason", "StateReasonCode", "LastUpdateStatus", "LastUpdateStatusReason",
     "LastUpdateStatusReasonCode", "RuntimeVersionConfig",
 })
+LIST_ORDER = tuple(k for k in CONFIG_ORDER if k not in LIST_OMITS)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -115,7 +121,7 @@ def load_version(svc: Service, name: str, version: str, conn: sqlite3.Connection
         if version == LATEST:
             qualified = arn(svc, name)
         raise not_found(f"Function not found: {qualified}")
-    stored: dict[str, Any] = json.loads(row[0])
+    stored: dict[str, Any] = loads(row[0])
     return stored
 
 
@@ -134,7 +140,7 @@ def resolve_version(svc: Service, name: str, qualifier: str | None, conn: sqlite
         ).fetchone()
         if row is None:
             raise not_found(f"Function not found: {arn(svc, name, qualifier)}")
-        return qualifier, json.loads(row[0])
+        return qualifier, loads(row[0])
     # Aliases arrive with the versions/aliases operations; until one exists the name is unknown.
     raise not_found(f"Function not found: {arn(svc, name, qualifier)}")
 
@@ -142,18 +148,19 @@ def resolve_version(svc: Service, name: str, qualifier: str | None, conn: sqlite
 def render_configuration(
     svc: Service, stored: dict[str, Any], *, arn_qualifier: str | None = None, listing: bool = False
 ) -> dict[str, Any]:
-    """Stored members -> FunctionConfiguration in AWS's member order."""
-    out = dict(stored)
+    """Stored members -> FunctionConfiguration in AWS's member order (private members dropped).
+
+    On the hot path of list-functions: one dict comprehension per item, no copies besides.
+    """
+    out = {k: stored[k] for k in (LIST_ORDER if listing else CONFIG_ORDER) if k in stored}
     out["FunctionArn"] = arn(svc, stored["FunctionName"], arn_qualifier)
-    out.setdefault("State", "Active")
-    out.setdefault("LastUpdateStatus", "Successful")
-    if "RuntimeVersionConfig" not in out:
-        out["RuntimeVersionConfig"] = {"RuntimeVersionArn": runtime_version_arn(svc, stored.get("Runtime"))}
-    ordered = {k: out[k] for k in CONFIG_ORDER if k in out}
-    if listing:
-        for k in LIST_OMITS:
-            ordered.pop(k, None)
-    return ordered
+    if not listing:
+        out.setdefault("State", "Active")
+        out.setdefault("LastUpdateStatus", "Successful")
+        if "RuntimeVersionConfig" not in out:
+            out["RuntimeVersionConfig"] = {"RuntimeVersionArn": runtime_version_arn(svc, stored.get("Runtime"))}
+        return _reorder(out) if "State" not in stored else out
+    return out
 
 
 def runtime_version_arn(svc: Service, runtime: str | None) -> str:
@@ -371,7 +378,7 @@ def sha_b64(sha_hex: str) -> str:
 def _store_code(svc: Service, data: bytes, sha_hex: str) -> None:
     from ..registry import blobs
 
-    used = svc.conn.execute("SELECT COALESCE(SUM(json_extract(config, '$.CodeSize')), 0) FROM versions").fetchone()[0]
+    used = svc.conn.execute("SELECT COALESCE(SUM(code_size), 0) FROM versions").fetchone()[0]
     if used + len(data) > limits.MAX_CODE_STORAGE_BYTES:
         raise LambdaError("CodeStorageExceededException", "Code storage limit exceeded.")
     blobs.store(svc.settings.code_dir, data, sha_hex)
@@ -391,15 +398,25 @@ def collect_code_blobs(svc: Service, candidates: set[str]) -> None:
 
 
 def save_version(svc: Service, name: str, version: str, stored: dict[str, Any], code_sha: str) -> None:
+    """Store one version's configuration in AWS's member order, with FunctionArn's slot held, so
+    rendering it later is a single pass."""
+    if "Environment" in stored and not stored["Environment"].get("Variables"):
+        stored.pop("Environment")
+    stored.setdefault("FunctionArn", "")
+    stored.setdefault("State", "Active")
+    stored.setdefault("LastUpdateStatus", "Successful")
+    ordered = {k: stored[k] for k in CONFIG_ORDER if k in stored}
+    ordered.update((k, v) for k, v in stored.items() if k.startswith("_"))
     svc.conn.execute(
-        "INSERT OR REPLACE INTO versions (function, version, version_num, config, code_sha, revision_id, last_modified)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "INSERT OR REPLACE INTO versions (function, version, version_num, config, code_sha, code_size, revision_id, last_modified)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         (
             name,
             version,
             0 if version == LATEST else int(version),
-            json.dumps(stored, separators=(",", ":")),
+            json.dumps(ordered, separators=(",", ":")),
             code_sha,
+            int(stored["CodeSize"]),
             stored["RevisionId"],
             stored["LastModified"],
         ),
@@ -498,24 +515,14 @@ def create_function(svc: Service, req: dict[str, Any]) -> dict[str, Any]:
             published = publish_locked(svc, name, None)
             result_version = published["Version"]
     if result_version != LATEST:
-        out = render_configuration(svc, public(load_version(svc, name, result_version)), arn_qualifier=result_version)
+        out = render_configuration(svc, load_version(svc, name, result_version), arn_qualifier=result_version)
     else:
-        out = render_configuration(svc, public(stored))
+        out = render_configuration(svc, stored)
     # Lambda answers create while the function is still Pending; locally it is ready at once.
     out["State"] = "Pending"
     out["StateReason"] = "The function is being created."
     out["StateReasonCode"] = "Creating"
     return _reorder(out)
-
-
-def public(stored: dict[str, Any]) -> dict[str, Any]:
-    """Drop lambdactl's private bookkeeping members (leading underscore) from a stored config."""
-    out = {k: v for k, v in stored.items() if not k.startswith("_")}
-    if "Layers" in out:
-        out["Layers"] = [{k: v for k, v in layer.items() if not k.startswith("_")} for layer in out["Layers"]]
-    if "Environment" in out and not out["Environment"].get("Variables"):
-        out.pop("Environment")
-    return out
 
 
 def _reorder(config: dict[str, Any]) -> dict[str, Any]:
@@ -525,7 +532,7 @@ def _reorder(config: dict[str, Any]) -> dict[str, Any]:
 def get_function_configuration(svc: Service, req: dict[str, Any]) -> dict[str, Any]:
     name, qualifier = resolve_function_name(svc, req.get("FunctionName"), req.get("Qualifier"))
     version, stored = resolve_version(svc, name, qualifier)
-    return render_configuration(svc, public(stored), arn_qualifier=qualifier)
+    return render_configuration(svc, stored, arn_qualifier=qualifier)
 
 
 def get_function(svc: Service, req: dict[str, Any]) -> dict[str, Any]:
@@ -538,7 +545,7 @@ def get_function(svc: Service, req: dict[str, Any]) -> dict[str, Any]:
             "SELECT tags, reserved_concurrency FROM functions WHERE name = ?", (name,)
         ).fetchone()
     out: dict[str, Any] = {
-        "Configuration": render_configuration(svc, public(stored), arn_qualifier=qualifier),
+        "Configuration": render_configuration(svc, stored, arn_qualifier=qualifier),
         "Code": {"RepositoryType": "S3", "Location": code_location(svc, _code_sha_hex(stored))},
     }
     tags = json.loads(row[0]) if row else {}
@@ -582,19 +589,26 @@ def list_functions(svc: Service, req: dict[str, Any]) -> dict[str, Any]:
     v.check()
     page = min(max_items or limits.LIST_FUNCTIONS_PAGE, limits.LIST_FUNCTIONS_PAGE)
     start = _decode_marker(marker)
-    where = "" if fv == "ALL" else "WHERE version_num = 0"
-    params: list[Any] = []
-    if start is not None:
-        where += (" AND " if where else "WHERE ") + "(function, version_num) > (?, ?)"
-        params += list(start)
+    # Keyset pagination on an index, so every page costs the same however deep it is.
+    if fv == "ALL":
+        where, params = "", []
+        if start is not None:
+            where = "WHERE function > ? OR (function = ? AND version_num > ?)"
+            params = [start[0], start[0], start[1]]
+        order = "function, version_num"
+    else:
+        where, params = "WHERE version_num = 0", []
+        if start is not None:
+            where += " AND function > ?"
+            params = [start[0]]
+        order = "version_num, function"
     rows = svc.conn.execute(
-        f"SELECT function, version_num, version, config FROM versions {where} "
-        "ORDER BY function, version_num LIMIT ?",
+        f"SELECT function, version_num, version, config FROM versions {where} ORDER BY {order} LIMIT ?",
         (*params, page + 1),
     ).fetchall()
     items = []
     for _fname, _num, version, config in rows[:page]:
-        stored = public(json.loads(config))
+        stored = loads(config)
         items.append(
             render_configuration(svc, stored, arn_qualifier=None if fv != "ALL" else version, listing=True)
         )
@@ -626,7 +640,7 @@ def update_function_code(svc: Service, req: dict[str, Any]) -> dict[str, Any]:
     if dry_run:
         _check_revision(svc, current, revision)
         preview = dict(current, CodeSha256=sha_b64(sha_hex), CodeSize=len(data))
-        return render_configuration(svc, public(preview))
+        return render_configuration(svc, preview)
     with write_transaction(svc.conn):
         stored = load_version(svc, name, LATEST)
         _check_revision(svc, stored, revision)
@@ -649,10 +663,10 @@ def update_function_code(svc: Service, req: dict[str, Any]) -> dict[str, Any]:
 
             published = publish_locked(svc, name, None)
             out = render_configuration(
-                svc, public(load_version(svc, name, published["Version"])), arn_qualifier=published["Version"]
+                svc, (load_version(svc, name, published["Version"])), arn_qualifier=published["Version"]
             )
             return out
-    out = render_configuration(svc, public(stored))
+    out = render_configuration(svc, stored)
     out["LastUpdateStatus"] = "InProgress"
     out["LastUpdateStatusReason"] = "The function is being created."
     out["LastUpdateStatusReasonCode"] = "Creating"
@@ -690,7 +704,7 @@ def update_function_configuration(svc: Service, req: dict[str, Any]) -> dict[str
         stored["LastModified"] = timestamp(svc.clock())
         stored["RevisionId"] = new_revision()
         save_version(svc, name, LATEST, stored, _code_sha_hex(stored))
-    out = render_configuration(svc, public(stored))
+    out = render_configuration(svc, stored)
     out["LastUpdateStatus"] = "InProgress"
     out["LastUpdateStatusReason"] = "The function is being created."
     out["LastUpdateStatusReasonCode"] = "Creating"

@@ -1,0 +1,2 @@
+def handler(event, context):
+    return {"hello": event.get("name", "world"), "request": context.aws_request_id}

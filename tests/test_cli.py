@@ -1,0 +1,254 @@
+"""The installed console script, run as a user runs it: flags, output formats, errors, exit codes."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from .helpers import ROLE, console_script, create_args, make_zip, run_cli
+
+
+@pytest.fixture
+def made(home: Path, zip_path: Path) -> Path:
+    r = run_cli(*create_args("f", zip_path), home=home)
+    assert r.code == 0, r.stderr
+    return home
+
+
+def test_first_job_in_a_fresh_registry(home: Path, zip_path: Path) -> None:
+    r = run_cli(*create_args("hello", zip_path, "--memory-size", "256", "--environment", "Variables={GREETING=hi,WHO=you}", "--tags", "team=a,env=dev"), home=home)
+    assert r.code == 0, r.stderr
+    cfg = r.json
+    assert cfg["FunctionName"] == "hello"
+    assert cfg["FunctionArn"] == "arn:aws:lambda:us-east-1:123456789012:function:hello"
+    assert cfg["MemorySize"] == 256
+    assert cfg["Environment"] == {"Variables": {"GREETING": "hi", "WHO": "you"}}
+    assert cfg["CodeSha256"] == base64.b64encode(__import__("hashlib").sha256(zip_path.read_bytes()).digest()).decode()
+    assert cfg["CodeSize"] == zip_path.stat().st_size
+    assert cfg["State"] == "Pending" and cfg["StateReasonCode"] == "Creating"
+    assert (home / "registry.db").exists()
+    listed = run_cli("list-functions", home=home).json
+    assert [f["FunctionName"] for f in listed["Functions"]] == ["hello"]
+    assert "State" not in listed["Functions"][0]
+    got = run_cli("get-function", "--function-name", "hello", home=home).json
+    assert got["Configuration"]["State"] == "Active"
+    assert got["Tags"] == {"team": "a", "env": "dev"}
+    assert got["Code"]["RepositoryType"] == "S3"
+    assert Path(got["Code"]["Location"].removeprefix("file://")).read_bytes() == zip_path.read_bytes()
+
+
+def test_lifecycle(made: Path, tmp_path: Path) -> None:
+    home = made
+    before = run_cli("get-function-configuration", "--function-name", "f", home=home).json
+    new_zip = tmp_path / "new.zip"
+    new_zip.write_bytes(make_zip({"app.py": "def handler(e, c):\n    return 2\n"}))
+    r = run_cli("update-function-code", "--function-name", "f", "--zip-file", f"fileb://{new_zip}", home=home)
+    assert r.code == 0, r.stderr
+    assert r.json["CodeSha256"] != before["CodeSha256"]
+    assert r.json["RevisionId"] != before["RevisionId"]
+    assert r.json["LastUpdateStatus"] == "InProgress"
+    r = run_cli("update-function-configuration", "--function-name", "f", "--timeout", "30", "--description", "d", "--ephemeral-storage", "Size=1024", home=home)
+    assert r.code == 0, r.stderr
+    cfg = run_cli("get-function-configuration", "--function-name", "f", home=home).json
+    assert (cfg["Timeout"], cfg["Description"], cfg["EphemeralStorage"]) == (30, "d", {"Size": 1024})
+    arn = cfg["FunctionArn"]
+    assert run_cli("tag-resource", "--resource", arn, "--tags", "a=1,b=2", home=home).code == 0
+    assert run_cli("untag-resource", "--resource", arn, "--tag-keys", "a", home=home).code == 0
+    assert run_cli("list-tags", "--resource", arn, home=home).json == {"Tags": {"b": "2"}}
+    settings = run_cli("get-account-settings", home=home).json
+    assert settings["AccountUsage"]["FunctionCount"] == 1
+    assert settings["AccountLimit"]["ConcurrentExecutions"] == 1000
+    r = run_cli("delete-function", "--function-name", "f", home=home)
+    assert (r.code, r.stdout) == (0, "")
+    assert run_cli("list-functions", home=home).json == {"Functions": []}
+    assert not list((home / "code").glob("*.zip"))
+
+
+def test_publish_on_create_gives_version_1(home: Path, zip_path: Path) -> None:
+    r = run_cli(*create_args("f", zip_path, "--publish"), home=home)
+    assert r.code == 0, r.stderr
+    assert r.json["Version"] == "1"
+    assert r.json["FunctionArn"].endswith(":f:1")
+    assert run_cli("get-function-configuration", "--function-name", "f", "--qualifier", "1", home=home).json["Version"] == "1"
+    listed = run_cli("list-functions", "--function-version", "ALL", home=home).json["Functions"]
+    assert [f["Version"] for f in listed] == ["$LATEST", "1"]
+
+
+def test_service_error_format_and_exit_code(home: Path) -> None:
+    r = run_cli("get-function", "--function-name", "ghost", home=home)
+    assert r.code == 254
+    assert r.stdout == ""
+    assert r.stderr == (
+        "\nAn error occurred (ResourceNotFoundException) when calling the GetFunction operation: "
+        "Function not found: arn:aws:lambda:us-east-1:123456789012:function:ghost\n"
+    )
+
+
+def test_validation_error_exit_code(made: Path) -> None:
+    r = run_cli("update-function-configuration", "--function-name", "f", "--memory-size", "64", home=made)
+    assert r.code == 254
+    assert "An error occurred (ValidationException) when calling the UpdateFunctionConfiguration operation: 1 validation error detected: Value '64' at 'memorySize'" in r.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["list-functions", "--bogus"],
+        ["no-such-command"],
+        ["get-function"],
+        ["get-function", "--function-name"],
+        ["create-function", "--function-name", "f", "--zip-file", "code.zip", "--role", ROLE, "--runtime", "python3.12", "--handler", "a.b"],
+        ["create-function", "--function-name", "f", "--environment", "Variables={A=1"],
+        ["update-function-configuration", "--function-name", "f", "--memory-size", "lots"],
+        ["list-functions", "--output", "xml"],
+        ["list-functions", "--query", "[[["],
+        ["list-functions", "--max-items", "0"],
+        ["get-function", "--function-name", "f", "--cli-input-json", "{not json"],
+        ["update-function-configuration", "--function-name", "f", "--environment", "file:///no/such/file"],
+    ],
+)
+def test_usage_errors_exit_252(home: Path, args: list[str]) -> None:
+    r = run_cli(*args, home=home)
+    assert r.code == 252, (r.stdout, r.stderr)
+    assert r.stderr.strip()
+
+
+def test_required_arguments_message(home: Path) -> None:
+    r = run_cli("get-function", home=home)
+    assert r.code == 252
+    assert "the following arguments are required: --function-name" in r.stderr
+
+
+def test_zip_file_needs_fileb(home: Path, zip_path: Path) -> None:
+    r = run_cli("create-function", "--function-name", "f", "--runtime", "python3.12", "--handler", "a.b", "--role", ROLE, "--zip-file", str(zip_path), home=home)
+    assert r.code == 252
+    assert "--zip-file must be a zip file with the fileb:// prefix." in r.stderr
+
+
+def test_output_formats(made: Path) -> None:
+    home = made
+    j = run_cli("get-function-configuration", "--function-name", "f", home=home)
+    assert j.stdout.startswith('{\n    "FunctionName": "f",')
+    t = run_cli("get-function-configuration", "--function-name", "f", "--output", "text", home=home)
+    first = t.stdout.splitlines()[0].split("\t")
+    assert "arn:aws:lambda:us-east-1:123456789012:function:f" in first and "python3.12" in first
+    assert "TRACINGCONFIG\tPassThrough" in t.stdout.splitlines()
+    y = run_cli("get-function-configuration", "--function-name", "f", "--output", "yaml", home=home)
+    import yaml
+
+    assert yaml.safe_load(y.stdout)["FunctionName"] == "f"
+    tab = run_cli("get-function-configuration", "--function-name", "f", "--output", "table", home=home)
+    assert "GetFunctionConfiguration" in tab.stdout and "| FunctionName" in tab.stdout
+    off = run_cli("get-function-configuration", "--function-name", "f", "--output", "off", home=home)
+    assert (off.code, off.stdout) == (0, "")
+    # Global options before the command work too.
+    before = run_cli("--output", "text", "--query", "FunctionName", "get-function-configuration", "--function-name", "f", home=home)
+    assert before.stdout == "f\n"
+
+
+def test_query(made: Path) -> None:
+    r = run_cli("list-functions", "--query", "Functions[].[FunctionName, MemorySize]", "--output", "text", home=made)
+    assert r.stdout == "f\t128\n"
+    r = run_cli("get-function-configuration", "--function-name", "f", "--query", "{n: FunctionName, t: Timeout}", home=made)
+    assert r.json == {"n": "f", "t": 3}
+
+
+def test_file_values_and_cli_input_json(home: Path, zip_path: Path, tmp_path: Path) -> None:
+    env = tmp_path / "env.json"
+    env.write_text(json.dumps({"Variables": {"FROM_FILE": "yes"}}))
+    desc = tmp_path / "desc.txt"
+    desc.write_text("from a file")
+    request = tmp_path / "req.json"
+    request.write_text(json.dumps({"FunctionName": "f", "Runtime": "python3.12", "Role": ROLE, "Handler": "app.handler", "Timeout": 9, "Code": {"ZipFile": base64.b64encode(zip_path.read_bytes()).decode()}}))
+    r = run_cli("create-function", "--cli-input-json", f"file://{request}", "--environment", f"file://{env}", "--description", f"file://{desc}", "--timeout", "12", home=home)
+    assert r.code == 0, r.stderr
+    assert r.json["Environment"] == {"Variables": {"FROM_FILE": "yes"}}
+    assert r.json["Description"] == "from a file"
+    assert r.json["Timeout"] == 12  # an explicit flag beats --cli-input-json
+
+
+def test_generate_cli_skeleton(home: Path) -> None:
+    r = run_cli("create-function", "--generate-cli-skeleton", home=home)
+    assert r.code == 0
+    skel = r.json
+    assert {"FunctionName", "Runtime", "Role", "Handler", "Code", "Environment"} <= set(skel)
+    r = run_cli("get-function", "--generate-cli-skeleton", "yaml-input", home=home)
+    assert "FunctionName:" in r.stdout
+
+
+def test_pagination(home: Path, svc, zip_path: Path) -> None:
+    from .conftest import create
+
+    for i in range(120):
+        create(svc, f"fn-{i:03d}")
+    svc.close()
+    all_items = run_cli("list-functions", "--query", "Functions[].FunctionName", home=home).json
+    assert all_items == [f"fn-{i:03d}" for i in range(120)]
+    page = run_cli("list-functions", "--max-items", "7", "--query", "{n: Functions[].FunctionName, t: NextToken}", home=home).json
+    assert page["n"] == [f"fn-{i:03d}" for i in range(7)]
+    rest = run_cli("list-functions", "--starting-token", page["t"], "--max-items", "60", "--page-size", "9", "--query", "{n: Functions[].FunctionName, t: NextToken}", home=home).json
+    assert rest["n"] == [f"fn-{i:03d}" for i in range(7, 67)]
+    last = run_cli("list-functions", "--starting-token", rest["t"], "--query", "Functions[].FunctionName", home=home).json
+    assert last == [f"fn-{i:03d}" for i in range(67, 120)]
+    raw = run_cli("list-functions", "--no-paginate", home=home).json
+    assert len(raw["Functions"]) == 50 and "NextMarker" in raw
+
+
+def test_debug_goes_to_stderr(made: Path) -> None:
+    r = run_cli("get-function-configuration", "--function-name", "f", "--debug", home=made)
+    assert r.code == 0
+    assert "DEBUG" in r.stderr and "GetFunctionConfiguration" in r.stderr
+    assert r.json["FunctionName"] == "f"
+
+
+def test_version_and_help(home: Path) -> None:
+    r = run_cli("--version", home=home)
+    assert r.code == 0 and r.stdout.startswith("lambdactl/")
+    r = run_cli("--help", home=home)
+    assert r.code == 0 and "create-function" in r.stdout
+    r = run_cli("create-function", "--help", home=home)
+    assert r.code == 0 and "--zip-file" in r.stdout and "--function-name" in r.stdout
+
+
+def test_python_dash_m(made: Path) -> None:
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "lambdactl", "get-function-configuration", "--function-name", "f"], capture_output=True, text=True, env={**os.environ, "LAMBDACTL_HOME": str(made)})
+    assert proc.returncode == 0 and json.loads(proc.stdout)["FunctionName"] == "f"
+
+
+def test_home_flag_beats_environment(tmp_path: Path, zip_path: Path) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert run_cli(*create_args("f", zip_path), "--home", str(b), home=a).code == 0
+    assert run_cli("list-functions", home=a).json == {"Functions": []}
+    assert len(run_cli("list-functions", "--home", str(b), home=a).json["Functions"]) == 1
+
+
+def test_region_and_account_from_config(home: Path, zip_path: Path) -> None:
+    (home / "config.toml").write_text('region = "eu-west-3"\naccount_id = "111122223333"\n')
+    r = run_cli(*create_args("f", zip_path), home=home)
+    assert r.json["FunctionArn"] == "arn:aws:lambda:eu-west-3:111122223333:function:f"
+    # One registry is one account; --region only names the region in ARNs.
+    r = run_cli("get-function-configuration", "--function-name", "f", "--region", "ap-south-1", home=home)
+    assert r.json["FunctionArn"] == "arn:aws:lambda:ap-south-1:111122223333:function:f"
+
+
+def test_ctrl_c_exits_130(home: Path) -> None:
+    proc = subprocess.Popen(
+        [console_script(), "get-function", "--cli-input-json", "file:///dev/stdin"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env={**os.environ, "LAMBDACTL_HOME": str(home)},
+    )
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    proc.wait(timeout=20)
+    assert proc.stdin is not None
+    proc.stdin.close()
+    assert proc.returncode == 130
