@@ -45,5 +45,78 @@ def m001_functions(db: Database) -> None:
     db.execute("CREATE UNIQUE INDEX versions_order ON versions(function, version_num)")
 
 
-MIGRATIONS: list[Callable[[Database], None]] = [m001_functions]
+def m002_control_plane(db: Database) -> None:
+    """Aliases, layers, resource policies, concurrency, async and URL configurations."""
+    db["aliases"].create(
+        {
+            "function": str,
+            "name": str,
+            "function_version": str,
+            "description": str,
+            "routing": str,  # JSON AdditionalVersionWeights, '{}' when none
+            "revision_id": str,
+        },
+        pk=("function", "name"),
+        foreign_keys=[("function", "functions", "name")],
+        not_null={"function_version", "description", "routing", "revision_id"},
+        defaults={"description": "", "routing": "{}"},
+    )
+    db["layers"].create({"name": str, "next_version": int}, pk="name", defaults={"next_version": 1})
+    db["layer_versions"].create(
+        {
+            "layer": str,
+            "version": int,
+            "description": str,
+            "created_date": str,
+            "compatible_runtimes": str,  # JSON list
+            "compatible_architectures": str,  # JSON list
+            "license_info": str,
+            "code_sha": str,
+            "code_size": int,
+            "unzipped_size": int,
+            "deleted": int,  # deleted versions keep their content while functions use them
+            "policy": str,  # JSON list of statements
+            "policy_revision": str,
+        },
+        pk=("layer", "version"),
+        foreign_keys=[("layer", "layers", "name")],
+        not_null={"created_date", "code_sha", "code_size", "unzipped_size", "deleted", "policy"},
+        defaults={"description": "", "compatible_runtimes": "[]", "compatible_architectures": "[]",
+                  "deleted": 0, "policy": "[]"},
+    )
+    db.execute("CREATE INDEX layer_versions_code_sha ON layer_versions(code_sha)")
+    # One resource policy per (function, qualifier); '' is the unqualified function.
+    db["policies"].create(
+        {"function": str, "qualifier": str, "statements": str, "revision_id": str},
+        pk=("function", "qualifier"),
+        not_null={"statements", "revision_id"},
+    )
+    db["provisioned_concurrency"].create(
+        {"function": str, "qualifier": str, "requested": int, "status": str, "status_reason": str,
+         "last_modified": str},
+        pk=("function", "qualifier"),
+        not_null={"requested", "status", "last_modified"},
+    )
+    db["event_invoke_configs"].create(
+        {"function": str, "qualifier": str, "config": str, "last_modified": float},
+        pk=("function", "qualifier"),
+        not_null={"config", "last_modified"},
+    )
+    db["url_configs"].create(
+        {"function": str, "qualifier": str, "url_id": str, "config": str, "creation_time": str,
+         "last_modified_time": str},
+        pk=("function", "qualifier"),
+        not_null={"url_id", "config", "creation_time", "last_modified_time"},
+    )
+    db.execute("CREATE UNIQUE INDEX url_configs_url_id ON url_configs(url_id)")
+    # Concurrency leases held by running invocations; a lease whose process is gone is stale.
+    db["leases"].create(
+        {"id": str, "function": str, "pid": int, "host_boot": str, "acquired": float},
+        pk="id",
+        not_null={"function", "pid", "acquired"},
+    )
+    db.execute("CREATE INDEX leases_function ON leases(function)")
+
+
+MIGRATIONS: list[Callable[[Database], None]] = [m001_functions, m002_control_plane]
 SCHEMA_VERSION = len(MIGRATIONS)
