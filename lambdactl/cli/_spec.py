@@ -100,6 +100,28 @@ OPERATION_HELP: dict[str, str] = {
     "ListTags": "List the tags of a function.",
     "GetAccountSettings": "Show account limits and this registry's usage.",
     "Invoke": "Invoke a function and write its response to OUTFILE ('-' for stdout).",
+    # versions and aliases
+    "PublishVersion": "Publish $LATEST's code and configuration as a new immutable version.",
+    "ListVersionsByFunction": "List $LATEST and every published version of a function.",
+    "CreateAlias": "Create an alias for a version, optionally splitting traffic with a second one.",
+    "GetAlias": "Show an alias.",
+    "UpdateAlias": "Point an alias at another version or change its routing weights.",
+    "DeleteAlias": "Delete an alias.",
+    "ListAliases": "List a function's aliases (--function-version filters by version).",
+    # layers
+    "PublishLayerVersion": "Publish a zip as the next version of a layer.",
+    "GetLayerVersion": "Show a layer version.",
+    "GetLayerVersionByArn": "Show a layer version named by its ARN.",
+    "ListLayerVersions": "List the versions of a layer, newest first.",
+    "ListLayers": "List layers with their latest matching version.",
+    "DeleteLayerVersion": "Delete a layer version (functions using it keep working).",
+    "AddLayerVersionPermission": "Allow an account, an organization or everyone to use a layer version.",
+    "GetLayerVersionPolicy": "Show the permissions policy of a layer version.",
+    "RemoveLayerVersionPermission": "Remove a statement from a layer version's policy.",
+    # resource policies
+    "AddPermission": "Allow a service, account or role to invoke a function, version or alias.",
+    "GetPolicy": "Show the resource-based policy of a function, version or alias.",
+    "RemovePermission": "Remove a statement from a function's resource-based policy.",
 }
 
 # Short help for members, in our words; other members get a syntax hint from their type.
@@ -128,6 +150,19 @@ MEMBER_HELP: dict[str, str] = {
     "LogType": "Tail returns the last 4 KB of the invocation log in LogResult.",
     "ClientContext": "Base64 of a JSON client context for the handler.",
     "FunctionVersion": "ALL to include published versions.",
+    "Name": "The alias name (not all digits).",
+    "RoutingConfig": "AdditionalVersionWeights={\"2\"=0.1}: send 10% of invocations to version 2.",
+    "CodeSha256": "Only publish if $LATEST's code has this CodeSha256.",
+    "LayerName": "The layer name or layer ARN.",
+    "VersionNumber": "The layer version number.",
+    "Content": "S3 locations are not supported locally; use --zip-file.",
+    "CompatibleRuntimes": "Runtimes the layer is meant for (metadata for list filters).",
+    "CompatibleArchitectures": "x86_64 and/or arm64 (metadata for list filters).",
+    "StatementId": "A name for the statement, unique within the policy.",
+    "Action": "lambda:InvokeFunction, lambda:GetFunction, lambda:* ...",
+    "Principal": "A service (s3.amazonaws.com), an account id, an IAM ARN or *.",
+    "SourceArn": "Only when the call comes from this resource (ArnLike condition).",
+    "SourceAccount": "Only when the source resource belongs to this account.",
 }
 
 # Members the AWS CLI hides on paginated commands (replaced by --starting-token/--max-items/--page-size).

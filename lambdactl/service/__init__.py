@@ -29,6 +29,28 @@ OPERATIONS: dict[str, tuple[str, str]] = {
     "UntagResource": ("tags", "untag_resource"),
     "ListTags": ("tags", "list_tags"),
     "GetAccountSettings": ("account", "get_account_settings"),
+    # versions and aliases
+    "PublishVersion": ("versions", "publish_version"),
+    "ListVersionsByFunction": ("versions", "list_versions_by_function"),
+    "CreateAlias": ("aliases", "create_alias"),
+    "GetAlias": ("aliases", "get_alias"),
+    "UpdateAlias": ("aliases", "update_alias"),
+    "DeleteAlias": ("aliases", "delete_alias"),
+    "ListAliases": ("aliases", "list_aliases"),
+    # layers
+    "PublishLayerVersion": ("layers", "publish_layer_version"),
+    "GetLayerVersion": ("layers", "get_layer_version"),
+    "GetLayerVersionByArn": ("layers", "get_layer_version_by_arn"),
+    "ListLayerVersions": ("layers", "list_layer_versions"),
+    "ListLayers": ("layers", "list_layers"),
+    "DeleteLayerVersion": ("layers", "delete_layer_version"),
+    "AddLayerVersionPermission": ("layers", "add_layer_version_permission"),
+    "GetLayerVersionPolicy": ("layers", "get_layer_version_policy"),
+    "RemoveLayerVersionPermission": ("layers", "remove_layer_version_permission"),
+    # resource policies
+    "AddPermission": ("policy", "add_permission"),
+    "GetPolicy": ("policy", "get_policy"),
+    "RemovePermission": ("policy", "remove_permission"),
 }
 
 

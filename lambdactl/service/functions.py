@@ -129,8 +129,13 @@ def _exists(conn: sqlite3.Connection, name: str) -> bool:
     return conn.execute("SELECT 1 FROM functions WHERE name = ?", (name,)).fetchone() is not None
 
 
-def resolve_version(svc: Service, name: str, qualifier: str | None, conn: sqlite3.Connection | None = None) -> tuple[str, dict[str, Any]]:
-    """Qualifier (None, $LATEST, number, or alias) -> (version, stored config)."""
+def resolve_version(
+    svc: Service, name: str, qualifier: str | None, conn: sqlite3.Connection | None = None, *, pick: bool = False
+) -> tuple[str, dict[str, Any]]:
+    """Qualifier (None, $LATEST, number, or alias) -> (version, stored config).
+
+    With `pick` (invocations), an alias with a routing config chooses its version by weight.
+    """
     if qualifier is None or qualifier == LATEST:
         return LATEST, load_version(svc, name, LATEST, conn)
     if qualifier.isdigit():
@@ -141,8 +146,9 @@ def resolve_version(svc: Service, name: str, qualifier: str | None, conn: sqlite
         if row is None:
             raise not_found(f"Function not found: {arn(svc, name, qualifier)}")
         return qualifier, loads(row[0])
-    # Aliases arrive with the versions/aliases operations; until one exists the name is unknown.
-    raise not_found(f"Function not found: {arn(svc, name, qualifier)}")
+    from .aliases import resolve_alias
+
+    return resolve_alias(svc, name, qualifier, pick=pick, conn=conn)
 
 
 def render_configuration(
@@ -306,8 +312,9 @@ def _check_environment(variables: dict[str, str]) -> None:
 def _resolve_layers(svc: Service, arns: list[str]) -> list[dict[str, Any]]:
     if len(arns) > limits.MAX_LAYERS:
         raise invalid("Cannot reference more than 5 layers.")
-    # No layer has been published in this registry yet (layers arrive with their own operations).
-    raise invalid(f"Layer version {arns[0]} does not exist.")
+    from .layers import resolve_function_layers
+
+    return resolve_function_layers(svc, arns)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -338,7 +345,7 @@ def _code_from_request(v: Validator, code: dict[str, Any] | None, *, member: str
     return bytes(zip_file)
 
 
-def check_code_zip(data: bytes, extra_unzipped_bytes: int = 0) -> tuple[str, int]:
+def check_code_zip(data: bytes, extra_unzipped_bytes: int = 0, kind: str = "function") -> tuple[str, int]:
     """The checks Lambda makes on an uploaded package; returns (sha256 hex, unzipped bytes)."""
     import hashlib
     import io
@@ -367,8 +374,13 @@ def check_code_zip(data: bytes, extra_unzipped_bytes: int = 0) -> tuple[str, int
     return hashlib.sha256(data).hexdigest(), unzipped
 
 
-def _layers_unzipped(stored_layers: list[dict[str, Any]] | None) -> int:
-    return sum(int(layer.get("_Unzipped", 0)) for layer in stored_layers or [])
+def _layers_unzipped(svc: Service, stored_layers: list[dict[str, Any]] | None) -> int:
+    """Unzipped bytes of a function's layers, for the 250 MB code-plus-layers limit."""
+    if not stored_layers:
+        return 0
+    from .layers import layers_unzipped_size
+
+    return layers_unzipped_size(svc, [layer["Arn"] for layer in stored_layers])
 
 
 def sha_b64(sha_hex: str) -> str:
@@ -466,7 +478,7 @@ def create_function(svc: Service, req: dict[str, Any]) -> dict[str, Any]:
         check_tags(tags)
     data = _code_from_request(v, code)
     assert data is not None
-    sha_hex, unzipped = check_code_zip(data, _layers_unzipped(config.get("Layers")))
+    sha_hex, unzipped = check_code_zip(data, _layers_unzipped(svc, config.get("Layers")))
 
     now = svc.clock()
     stored: dict[str, Any] = {
@@ -636,7 +648,7 @@ def update_function_code(svc: Service, req: dict[str, Any]) -> dict[str, Any]:
     from ..registry.db import write_transaction
 
     current = load_version(svc, name, LATEST)
-    sha_hex, unzipped = check_code_zip(data, _layers_unzipped(current.get("Layers")))
+    sha_hex, unzipped = check_code_zip(data, _layers_unzipped(svc, current.get("Layers")))
     if dry_run:
         _check_revision(svc, current, revision)
         preview = dict(current, CodeSha256=sha_b64(sha_hex), CodeSize=len(data))
@@ -689,7 +701,7 @@ def update_function_configuration(svc: Service, req: dict[str, Any]) -> dict[str
         stored = load_version(svc, name, LATEST)
         _check_revision(svc, stored, revision)
         if "Layers" in changes:
-            total = int(stored.get("_UnzippedSize", 0)) + _layers_unzipped(changes["Layers"])
+            total = int(stored.get("_UnzippedSize", 0)) + _layers_unzipped(svc, changes["Layers"])
             if total >= limits.MAX_UNZIPPED_BYTES:
                 raise invalid(f"Unzipped size must be smaller than {limits.MAX_UNZIPPED_BYTES} bytes")
         for key, value in changes.items():
@@ -721,20 +733,31 @@ def delete_function(svc: Service, req: dict[str, Any]) -> dict[str, Any]:
         if qualifier == LATEST:
             load_version(svc, name, LATEST)
             raise invalid("$LATEST version cannot be deleted without deleting the function.")
-        shas = {
-            r[0]
-            for r in svc.conn.execute(
-                "SELECT code_sha FROM versions WHERE function = ?" + (" AND version = ?" if qualifier else ""),
-                (name, qualifier) if qualifier else (name,),
-            )
-        }
         if qualifier is not None:
             load_version(svc, name, qualifier)
+            from .aliases import aliases_referencing
+
+            users = aliases_referencing(svc, name, qualifier)
+            if users:
+                raise conflict(
+                    "Unable to delete version because the following aliases reference it: "
+                    f"[{', '.join(users)}]"
+                )
+            gone = svc.conn.execute(
+                "SELECT code_sha, config FROM versions WHERE function = ? AND version = ?", (name, qualifier)
+            ).fetchall()
             svc.conn.execute("DELETE FROM versions WHERE function = ? AND version = ?", (name, qualifier))
+            svc.conn.execute("DELETE FROM policies WHERE function = ? AND qualifier = ?", (name, qualifier))
         else:
             if not _exists(svc.conn, name):
                 raise not_found(f"Function not found: {arn(svc, name)}")
+            gone = svc.conn.execute("SELECT code_sha, config FROM versions WHERE function = ?", (name,)).fetchall()
+            for table in ("aliases", "policies"):
+                svc.conn.execute(f"DELETE FROM {table} WHERE function = ?", (name,))
             svc.conn.execute("DELETE FROM versions WHERE function = ?", (name,))
             svc.conn.execute("DELETE FROM functions WHERE name = ?", (name,))
-        collect_code_blobs(svc, shas)
+        collect_code_blobs(svc, {sha for sha, _ in gone})
+        from .layers import collect_layer_blobs, layer_shas
+
+        collect_layer_blobs(svc, layer_shas(svc, [loads(cfg) for _, cfg in gone]))
     return {}

@@ -1,7 +1,7 @@
-"""Publishing immutable versions of a function.
+"""Versions: publish-version (immutable snapshots of $LATEST) and list-versions-by-function.
 
-A version is a frozen copy of $LATEST's code and configuration under the next number; numbers only
-grow. Publishing unchanged code and configuration returns the last version instead of a new one.
+A version freezes $LATEST's code and configuration under the next number; numbers only grow and
+are never reused. Publishing unchanged code and configuration returns the last version instead.
 """
 
 from __future__ import annotations
@@ -9,13 +9,26 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from .functions import LATEST, _code_sha_hex, load_version, new_revision, save_version
+from .. import limits
+from ..errors import LambdaError, invalid
+from ._validate import Validator
+from .functions import (
+    LATEST,
+    _code_sha_hex,
+    _decode_marker,
+    _encode_marker,
+    load_version,
+    new_revision,
+    render_configuration,
+    resolve_function_name,
+    save_version,
+)
 
 if TYPE_CHECKING:
     from . import Service
 
 # Members that make a version differ from another (a new Description alone does not).
-_IDENTITY_IGNORES = frozenset({"Version", "RevisionId", "LastModified", "Description", "FunctionArn"})
+_IDENTITY_IGNORES = frozenset({"Version", "RevisionId", "LastModified", "Description", "FunctionArn", "State", "LastUpdateStatus"})
 
 
 def _identity(stored: dict[str, Any]) -> str:
@@ -30,7 +43,7 @@ def publish_locked(svc: Service, name: str, description: str | None) -> dict[str
         (name,),
     ).fetchone()
     if row is not None:
-        last = json.loads(row[0])
+        last: dict[str, Any] = json.loads(row[0])
         if _identity(last) == _identity(latest):
             return last
     (number,) = svc.conn.execute("SELECT next_version FROM functions WHERE name = ?", (name,)).fetchone()
@@ -42,3 +55,56 @@ def publish_locked(svc: Service, name: str, description: str | None) -> dict[str
     save_version(svc, name, str(number), version, _code_sha_hex(latest))
     svc.conn.execute("UPDATE functions SET next_version = ? WHERE name = ?", (number + 1, name))
     return version
+
+
+def publish_version(svc: Service, req: dict[str, Any]) -> dict[str, Any]:
+    v = Validator(req)
+    v.string("FunctionName", required=True)
+    code_sha = v.string("CodeSha256")
+    description = v.string("Description", max_len=limits.MAX_DESCRIPTION_CHARS)
+    revision = v.string("RevisionId")
+    v.check()
+    name, qualifier = resolve_function_name(svc, req["FunctionName"], max_len=140)
+    if qualifier is not None:
+        raise invalid(f"Unsupported qualifier in function name: {req['FunctionName']}")
+    from ..registry.db import write_transaction
+
+    with write_transaction(svc.conn):
+        latest = load_version(svc, name, LATEST)
+        if code_sha is not None and code_sha != latest["CodeSha256"]:
+            raise invalid(
+                f"CodeSHA256 ({code_sha}) is different from current CodeSHA256 in $LATEST "
+                f"({latest['CodeSha256']}). Please try again with the CodeSHA256 in $LATEST."
+            )
+        if revision is not None and revision != latest["RevisionId"]:
+            raise LambdaError(
+                "PreconditionFailedException",
+                "The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id",
+            )
+        version = publish_locked(svc, name, description)
+    return render_configuration(svc, version, arn_qualifier=version["Version"])
+
+
+def list_versions_by_function(svc: Service, req: dict[str, Any]) -> dict[str, Any]:
+    v = Validator(req)
+    v.string("FunctionName", required=True)
+    marker = v.string("Marker")
+    max_items = v.integer("MaxItems", minimum=1, maximum=limits.MAX_LIST_ITEMS)
+    v.check()
+    name, _ = resolve_function_name(svc, req["FunctionName"], allow_qualifier=False)
+    load_version(svc, name, LATEST)  # 404 for an unknown function
+    page = min(max_items or limits.LIST_FUNCTIONS_PAGE, limits.LIST_FUNCTIONS_PAGE)
+    start = _decode_marker(marker)
+    after = start[1] if start is not None else -1
+    rows = svc.conn.execute(
+        "SELECT version_num, version, config FROM versions WHERE function = ? AND version_num > ? "
+        "ORDER BY version_num LIMIT ?",
+        (name, after, page + 1),
+    ).fetchall()
+    from .functions import loads
+
+    items = [render_configuration(svc, loads(cfg), arn_qualifier=ver, listing=True) for _, ver, cfg in rows[:page]]
+    out: dict[str, Any] = {"Versions": items}
+    if len(rows) > page:
+        out["NextMarker"] = _encode_marker(name, rows[page - 1][0])
+    return out
