@@ -1,23 +1,29 @@
-"""A pids cgroup per execution environment, where the cgroup tree is writable (usually as root).
+"""A cgroup per execution environment, where the cgroup tree is writable (usually as root).
 
-Owns: finding a writable pids controller (cgroup v2 unified, or v1's pids hierarchy), creating
-one leaf per environment with `pids.max`, listing and removing it. Used for two things RLIMIT
-cannot do for root: cap processes+threads at 1024, and list every process of a tree (even those
-that called setsid or double-forked) so none survives a kill. Memory is NOT enforced here: a
-memory cgroup also charges tmpfs /tmp pages and page cache, which Lambda counts separately, so
-MemorySize is enforced on resident memory by the supervisor.
+Owns: finding writable `pids` and `memory` controllers (cgroup v2 unified, or v1 hierarchies),
+creating one leaf per environment, joining it between fork and exec, listing its processes,
+reading its memory, removing it. Used for what rlimits cannot do: cap processes+threads at 1024
+even for root (the kernel exempts uid 0 from RLIMIT_NPROC), list every process of a tree (even
+those that called setsid or double-forked) so none survives a kill, and count memory once per
+page (summing per-process RSS counts copy-on-write pages of forked children many times).
 
-Must not know about sandboxes or runtimes.
+No memory *limit* is set here: a memory cgroup's limit also charges tmpfs /tmp and page cache,
+which Lambda accounts separately, so the supervisor enforces MemorySize on the anonymous plus
+mapped memory read from `memory.stat`. Must not know about sandboxes or runtimes.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
+
+# memory.stat keys whose sum is the function's resident memory (each page counted once).
+V2_MEMORY_KEYS = (b"anon", b"file_mapped")
+V1_MEMORY_KEYS = (b"total_rss", b"total_mapped_file")
 
 
 def _own_path(controller: str | None) -> str:
@@ -33,72 +39,111 @@ def _own_path(controller: str | None) -> str:
     return "/"
 
 
-def _pids_base() -> Path | None:
-    """The directory under which we may create pids-limited cgroups, or None."""
-    v2 = CGROUP_ROOT / "cgroup.controllers"
-    if v2.exists():  # pure v2 hierarchy
+def _bases() -> tuple[bool, dict[str, Path]]:
+    """(is v2, controller -> directory under which we may create leaves)."""
+    if (CGROUP_ROOT / "cgroup.controllers").exists():  # pure v2 hierarchy
         own = CGROUP_ROOT / _own_path(None).lstrip("/")
-        try:
-            if "pids" not in (own / "cgroup.subtree_control").read_text().split():
-                (own / "cgroup.subtree_control").write_text("+pids")
-        except OSError:
-            return None
-        return own
-    v1 = CGROUP_ROOT / "pids"
-    if (v1 / "pids.max").exists() or (v1 / "cgroup.procs").exists():
-        return v1 / _own_path("pids").lstrip("/")
-    return None
+        ctl = own / "cgroup.subtree_control"
+        found: dict[str, Path] = {}
+        for c in ("pids", "memory"):
+            try:
+                if c not in ctl.read_text().split():
+                    ctl.write_text(f"+{c}")
+                found[c] = own
+            except OSError:
+                pass
+        return True, found
+    found = {}
+    for c in ("pids", "memory"):
+        if (CGROUP_ROOT / c / "cgroup.procs").exists():
+            found[c] = CGROUP_ROOT / c / _own_path(c).lstrip("/")
+    return False, found
 
 
 @dataclass
 class Cgroup:
-    path: Path
+    v2: bool
+    paths: dict[str, Path] = field(default_factory=dict)  # controller -> leaf directory
+
+    @property
+    def has_pids(self) -> bool:
+        return "pids" in self.paths
+
+    @property
+    def has_memory(self) -> bool:
+        return "memory" in self.paths
+
+    def _dirs(self) -> list[Path]:
+        return list(dict.fromkeys(self.paths.values()))
 
     def join_self(self) -> None:
         """Move the calling process in (called between fork and exec: raw syscalls only)."""
-        fd = os.open(str(self.path / "cgroup.procs"), os.O_WRONLY)
-        try:
-            os.write(fd, b"0")
-        finally:
-            os.close(fd)
+        for d in self._dirs():
+            fd = os.open(str(d / "cgroup.procs"), os.O_WRONLY)
+            try:
+                os.write(fd, b"0")
+            finally:
+                os.close(fd)
 
     def procs(self) -> list[int]:
+        out: set[int] = set()
+        for d in self._dirs():
+            try:
+                out.update(int(x) for x in (d / "cgroup.procs").read_bytes().split())
+            except OSError:
+                pass
+        return sorted(out)
+
+    def memory_bytes(self) -> int | None:
+        """Anonymous + mapped file memory of the whole group, or None without a memory leaf."""
+        d = self.paths.get("memory")
+        if d is None:
+            return None
+        keys = V2_MEMORY_KEYS if self.v2 else V1_MEMORY_KEYS
+        total = 0
         try:
-            return [int(x) for x in (self.path / "cgroup.procs").read_text().split()]
-        except OSError:
-            return []
+            for line in (d / "memory.stat").read_bytes().splitlines():
+                k, _, v = line.partition(b" ")
+                if k in keys:
+                    total += int(v)
+        except (OSError, ValueError):
+            return None
+        return total
 
     def remove(self) -> None:
-        with contextlib.suppress(OSError):
-            self.path.rmdir()
-        with contextlib.suppress(OSError):  # the per-process parent, once its last leaf is gone
-            self.path.parent.rmdir()
+        for d in self._dirs():
+            with contextlib.suppress(OSError):
+                d.rmdir()
+            with contextlib.suppress(OSError):  # the per-process parent, once its last leaf is gone
+                d.parent.rmdir()
 
 
 def create_cgroup(name: str, max_pids: int) -> Cgroup | None:
-    """A fresh pids cgroup limited to `max_pids`, or None where the tree is not writable."""
+    """A fresh cgroup (pids limited to `max_pids`, memory accounted), or None where the tree is
+    not writable. LAMBDACTL_NO_CGROUP=1 disables it (to test the rlimit/sampling paths)."""
     if os.environ.get("LAMBDACTL_NO_CGROUP") == "1":
         return None
-    base = _pids_base()
-    if base is None:
-        return None
-    path = base / f"lambdactl-{os.getpid()}" / name
-    try:
-        path.mkdir(parents=True)
-        (path / "pids.max").write_text(str(max_pids))
-        fd = os.open(str(path / "cgroup.procs"), os.O_WRONLY)
-        os.close(fd)
-    except OSError:
-        with contextlib.suppress(OSError):
-            path.rmdir()
-        return None
-    return Cgroup(path)
+    v2, bases = _bases()
+    cg = Cgroup(v2)
+    for ctrl, base in bases.items():
+        path = base / f"lambdactl-{os.getpid()}" / name
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            if ctrl == "pids":
+                (path / "pids.max").write_text(str(max_pids))
+            os.close(os.open(str(path / "cgroup.procs"), os.O_WRONLY))
+        except OSError:
+            with contextlib.suppress(OSError):
+                path.rmdir()
+            continue
+        cg.paths[ctrl] = path
+    return cg if cg.paths else None
 
 
-def available() -> bool:
-    """Whether environments get a pids cgroup here (for `lambdactl doctor`)."""
+def available() -> dict[str, bool]:
+    """Which controllers environments get here (for `lambdactl doctor`)."""
     cg = create_cgroup("probe", 1)
     if cg is None:
-        return False
+        return {"pids": False, "memory": False}
     cg.remove()
-    return True
+    return {"pids": cg.has_pids, "memory": cg.has_memory}

@@ -21,7 +21,7 @@ from lambdactl.runtime.supervisor import SAMPLE_FAST_S
 def report(overrides: Mapping[str, str] | None = None) -> dict[str, Any]:
     mode = detect_mode()
     have_cgroup = cgroups.available()
-    if have_cgroup:
+    if have_cgroup["pids"]:
         procs = "pids cgroup (pids.max = 1024)"
     elif os.geteuid() != 0:
         procs = "RLIMIT_NPROC = 1024" + (" (per sandbox user namespace)"
@@ -54,10 +54,11 @@ def report(overrides: Mapping[str, str] | None = None) -> dict[str, Any]:
     return {
         "sandbox": sandbox,
         "memory": {
-            "method": "resident memory sampling",
+            "method": ("sampling the cgroup's anonymous + mapped memory" if have_cgroup["memory"]
+                       else "sampling the process tree's resident memory (RSS, PSS when forked)"),
             "interval_ms": SAMPLE_FAST_S * 1000,
-            "why": "a memory cgroup would also charge tmpfs /tmp and page cache to MemorySize; "
-                   "RLIMIT_AS breaks V8 and Go",
+            "why": "a memory cgroup limit would also charge tmpfs /tmp and page cache to "
+                   "MemorySize; RLIMIT_AS breaks V8 and Go",
         },
         "runtimes": runtimes,
     }

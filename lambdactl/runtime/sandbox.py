@@ -43,6 +43,7 @@ from lambdactl.runtime.spec import (
 )
 
 BOOTSTRAPS_DIR = Path(__file__).resolve().parent / "bootstraps"
+LANG_DIR = "/var/lang"
 SANDBOX_UID = 993  # an unprivileged uid inside the namespace, as Lambda's sbx_user1051
 
 # /etc entries a runtime needs (dynamic loader, name resolution, TLS roots, users): the rest of
@@ -112,16 +113,35 @@ def detect_mode() -> SandboxMode:
     return SandboxMode("bubblewrap", bwrap, version, "", sized)
 
 
-def bootstrap_argv(spec: SandboxSpec, info: RuntimeInfo, layout: Layout) -> list[str]:
+def interpreter_view(info: RuntimeInfo) -> tuple[str | None, list[str]]:
+    """(the interpreter's path inside the sandbox, the bind arguments that make it visible).
+
+    An interpreter installed outside /usr (pyenv, uv, nvm: usually under the user's home) is
+    shown at /var/lang, where Lambda keeps its own, so the home directory stays invisible.
+    Shared-library builds still load: Lambda's LD_LIBRARY_PATH starts with /var/lang/lib.
+    """
+    if info.executable is None:
+        return None, []
+    exe = info.executable
+    if info.prefix is None:
+        return str(exe), []
+    try:
+        rel = exe.relative_to(info.prefix)
+    except ValueError:
+        return str(exe), ["--ro-bind", str(info.prefix), str(info.prefix)]
+    return f"{LANG_DIR}/{rel}", ["--ro-bind", str(info.prefix), LANG_DIR]
+
+
+def bootstrap_argv(spec: SandboxSpec, info: RuntimeInfo, layout: Layout,
+                   executable: str | None = None) -> list[str]:
     """The runtime process's argv, in the sandbox's own paths."""
     rt = layout.runtime_dir
+    exe = executable or (str(info.executable) if info.executable else "")
     if info.kind == "python":
-        assert info.executable is not None
         # -I: no PYTHON* variables, no user site; -S: no site-packages or .pth hooks of the host.
-        return [str(info.executable), "-I", "-S", f"{rt}/python_bootstrap.py", layout.opt_dir]
+        return [exe, "-I", "-S", f"{rt}/python_bootstrap.py", layout.opt_dir]
     if info.kind == "node":
-        assert info.executable is not None
-        return [str(info.executable), f"{rt}/node_bootstrap.js"]
+        return [exe, f"{rt}/node_bootstrap.js"]
     for host_dir, inside in ((spec.task_root, layout.task_dir),
                              (spec.opt_root, layout.opt_dir)):
         if host_dir is None:
@@ -146,20 +166,18 @@ def _system_binds() -> list[str]:
     return args
 
 
-def bwrap_argv(mode: SandboxMode, spec: SandboxSpec, info: RuntimeInfo, inner: list[str]
+def bwrap_argv(mode: SandboxMode, spec: SandboxSpec, binds: list[str], inner: list[str]
                ) -> list[str]:
     """The full bubblewrap command line for a spec (pure apart from looking at / for symlinks)."""
     assert mode.bwrap is not None
     args = [mode.bwrap, "--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID),
             "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
             "--hostname", "localhost", "--die-with-parent", "--new-session"]
-    args += _system_binds()
-    if info.prefix is not None:
-        args += ["--ro-bind", str(info.prefix), str(info.prefix)]
+    args += _system_binds() + binds
     args += ["--proc", "/proc", "--dev", "/dev"]
     if mode.tmpfs_size:
         args += ["--size", str(spec.tmp_mb * 1024 * 1024)]
-    args += ["--tmpfs", "/tmp", "--dir", "/var", "--dir", "/var/lang",
+    args += ["--tmpfs", "/tmp", "--dir", "/var",
              "--ro-bind", str(spec.task_root), TASK_DIR,
              "--ro-bind", str(BOOTSTRAPS_DIR), RUNTIME_DIR]
     if spec.opt_root is not None:
@@ -211,8 +229,9 @@ def launch(spec: SandboxSpec, info: RuntimeInfo, runtime_api: str,
     private_tmp: Path | None = None
     if mode.name == "bubblewrap":
         layout = LAMBDA_LAYOUT
-        inner = bootstrap_argv(spec, info, layout)
-        argv = bwrap_argv(mode, spec, info, inner)
+        exe, binds = interpreter_view(info)
+        inner = bootstrap_argv(spec, info, layout, exe)
+        argv = bwrap_argv(mode, spec, binds, inner)
         cwd = "/"
         fsize = None if mode.tmpfs_size else spec.tmp_mb * 1024 * 1024
     else:

@@ -119,6 +119,17 @@ def _rss_bytes(pid: int) -> int:
         return 0
 
 
+def _pss_bytes(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", "rb") as f:
+            for line in f:
+                if line.startswith(b"Pss:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, IndexError, ValueError):
+        pass
+    return _rss_bytes(pid)
+
+
 def pids_with_marker(marker: str) -> list[int]:
     """Every process whose environment carries `marker` (the fallback's last-resort sweep)."""
     needle = marker.encode() + b"\0"
@@ -224,12 +235,20 @@ class Supervisor:
         return descendants(self.pid) if self.returncode is None else []
 
     def sample(self) -> int:
-        """Resident memory of the tree now; kills the tree when over the limit."""
-        pids = self.tree()
-        if self.bwrap:
-            # bwrap's own two processes are our machinery, not the function's memory.
-            pids = [p for p in pids if p != self.pid and not _is_bwrap(p)]
-        rss = sum(_rss_bytes(p) for p in pids)
+        """Resident memory of the tree now; kills the tree when over the limit.
+
+        Each page must count once: a memory cgroup's statistics do that; without one, a single
+        process's RSS is exact and several processes are summed by PSS (RSS would count the
+        copy-on-write pages of forked children once per child).
+        """
+        cg = self.launched.cgroup
+        rss = cg.memory_bytes() if cg is not None else None
+        if rss is None:
+            pids = self.tree()
+            if self.bwrap:
+                # bwrap's own two processes are our machinery, not the function's memory.
+                pids = [p for p in pids if p != self.pid and not _is_bwrap(p)]
+            rss = _rss_bytes(pids[0]) if len(pids) == 1 else sum(_pss_bytes(p) for p in pids)
         if rss > self.peak_rss_bytes:
             self.peak_rss_bytes = rss
         if rss > self.memory_limit_bytes and self.kill_reason is None:
