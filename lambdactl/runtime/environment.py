@@ -144,6 +144,11 @@ class ExecutionEnvironment:
         cur = self._current
         if cur is not None:
             cur.complete("exit")
+        with self._state_lock:
+            # The runtime died between invocations (e.g. a client that exits after a refused
+            # response): the environment is dead now, not at the next request's expense.
+            if self._state is State.READY:
+                self._state = State.DEAD
         self._wake.set()
 
     def start(self) -> None:
