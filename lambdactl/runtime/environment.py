@@ -104,8 +104,9 @@ class ExecutionEnvironment:
     """A sandboxed runtime serving invocations of one function version, one at a time."""
 
     def __init__(self, spec: SandboxSpec, runtime_info: RuntimeInfo,
-                 mode: SandboxMode | None = None) -> None:
+                 mode: SandboxMode | None = None, init_timeout_s: float = INIT_TIMEOUT_S) -> None:
         self.spec = spec
+        self.init_timeout_s = init_timeout_s
         self.runtime_info = runtime_info
         self.mode = mode
         self._state = State.INIT
@@ -169,7 +170,7 @@ class ExecutionEnvironment:
             self.api.close()
             return
         self.supervisor = Supervisor(launched, self.spec.memory_mb * MIB, on_exit=self._on_exit)
-        deadline = t0 + INIT_TIMEOUT_S
+        deadline = t0 + self.init_timeout_s
         while True:
             if self.api.init_error is not None:
                 body, header = self.api.init_error
@@ -188,7 +189,7 @@ class ExecutionEnvironment:
                 self.supervisor.kill("timeout")
                 self._init_failure = _InitFailure(
                     "Sandbox.Timedout", None,
-                    f"Task timed out after {float(INIT_TIMEOUT_S):.2f} seconds")
+                    f"Task timed out after {float(self.init_timeout_s):.2f} seconds")
                 break
             self._wake.wait(remaining)
             self._wake.clear()

@@ -47,7 +47,7 @@ def make_env(cache: Path, mode: SandboxMode) -> Iterator[MakeEnv]:
     def make(files: Files, *, runtime: str = "python3.12", handler: str = "app.handler",
              name: str = "fn", start: bool = True, layers: Files | None = None,
              env_mode: SandboxMode | None = None, info: RuntimeInfo | None = None,
-             **spec_kw: object) -> ExecutionEnvironment:
+             init_timeout_s: float = 10, **spec_kw: object) -> ExecutionEnvironment:
         root = extract(cache, files)
         opt = extract(cache, layers) if layers else None
         info = info or runtime_or_skip(runtime)
@@ -56,7 +56,7 @@ def make_env(cache: Path, mode: SandboxMode) -> Iterator[MakeEnv]:
                            function_arn=f"arn:aws:lambda:eu-west-1:{ACCOUNT}:function:{name}",
                            log_stream="2024/01/01/[$LATEST]0123456789abcdef0123456789abcdef",
                            **spec_kw)  # type: ignore[arg-type]
-        env = ExecutionEnvironment(spec, info, env_mode or mode)
+        env = ExecutionEnvironment(spec, info, env_mode or mode, init_timeout_s)
         made.append(env)
         if start:
             env.start()
