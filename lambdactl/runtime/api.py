@@ -228,6 +228,11 @@ class RuntimeAPI:
             self._cond.notify_all()
             conns = list(self._conns)
         try:
+            # close() alone does not wake a thread blocked in accept() on Linux; shutdown does.
+            self._listener.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        try:
             self._listener.close()
         except OSError:
             pass

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -112,8 +113,15 @@ class Cgroup:
 
     def remove(self) -> None:
         for d in self._dirs():
-            with contextlib.suppress(OSError):
-                d.rmdir()
+            # A killed process leaves the group a moment after it is reaped: retry briefly.
+            for _ in range(100):
+                try:
+                    d.rmdir()
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    time.sleep(0.002)
             with contextlib.suppress(OSError):  # the per-process parent, once its last leaf is gone
                 d.parent.rmdir()
 

@@ -32,7 +32,7 @@ def report(overrides: Mapping[str, str] | None = None) -> dict[str, Any]:
     sandbox: dict[str, Any] = {
         "mode": mode.name,
         "bubblewrap_version": mode.version,
-        "isolation": ("user, pid, ipc, uts and mount namespaces; /var/task, /opt, /var/runtime "
+        "isolation": ("user, pid, ipc and mount namespaces; /var/task, /opt, /var/runtime "
                       "read-only; private tmpfs /tmp" if mode.name == "bubblewrap" else
                       "own session, cleaned environment and rlimits only: the function can read "
                       "what you can read, /tmp is a private directory exported as TMPDIR"),

@@ -101,6 +101,5 @@ def test_sandbox_view(make_env, bwrap_only):
     doc = json.loads(env.invoke(b"{}").payload)
     assert doc["uid"] == 993
     assert len(doc["pids"]) <= 3  # own pid namespace: bwrap's init, the runtime (and nothing else)
-    assert doc["hostname"] == "localhost"
     assert "root" not in doc["root"] and "home" not in doc["root"]
     assert doc["exe"].startswith(("/var/lang/", "/usr/"))
