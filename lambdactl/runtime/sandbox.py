@@ -19,6 +19,7 @@ comes from a pids cgroup instead, if one is writable.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import resource
@@ -226,7 +227,6 @@ def launch(spec: SandboxSpec, info: RuntimeInfo, runtime_api: str,
     Raises InvalidEntrypoint for a provided.* function without a bootstrap.
     """
     mode = mode or detect_mode()
-    cgroup = create_cgroup(f"env-{uuid.uuid4().hex[:12]}", max_pids=spec.max_processes)
     private_tmp: Path | None = None
     if mode.name == "bubblewrap":
         layout = LAMBDA_LAYOUT
@@ -236,16 +236,18 @@ def launch(spec: SandboxSpec, info: RuntimeInfo, runtime_api: str,
         cwd = "/"
         fsize = None if mode.tmpfs_size else spec.tmp_mb * 1024 * 1024
     else:
-        private_tmp = Path(tempfile.mkdtemp(prefix="lambdactl-tmp-"))
-        os.chmod(private_tmp, 0o700)
         layout = Layout(task_dir=str(spec.task_root),
                         opt_dir=str(spec.opt_root) if spec.opt_root else "/opt",
-                        runtime_dir=str(BOOTSTRAPS_DIR), tmp_dir=str(private_tmp))
-        argv = bootstrap_argv(spec, info, layout)
+                        runtime_dir=str(BOOTSTRAPS_DIR))
+        argv = bootstrap_argv(spec, info, layout)  # may raise InvalidEntrypoint: nothing made yet
+        private_tmp = Path(tempfile.mkdtemp(prefix="lambdactl-tmp-"))
+        os.chmod(private_tmp, 0o700)
+        layout = dataclasses.replace(layout, tmp_dir=str(private_tmp))
         cwd = str(spec.task_root)
         # No tmpfs to size: bound each file written instead (weaker: not the total).
         fsize = spec.tmp_mb * 1024 * 1024
     env = build_environment(spec, runtime_api, layout)
+    cgroup = create_cgroup(f"env-{uuid.uuid4().hex[:12]}", max_pids=spec.max_processes)
     marker = f"AWS_LAMBDA_RUNTIME_API={runtime_api}"
     try:
         proc = subprocess.Popen(

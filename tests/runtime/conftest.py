@@ -68,6 +68,9 @@ def make_env(cache: Path, mode: SandboxMode) -> Iterator[MakeEnv]:
         if env.state.value == "Invoking":
             continue
         env.shutdown()
+        cg = env.supervisor.launched.cgroup if env.supervisor is not None else None
+        if cg is not None:
+            assert not any(p.exists() for p in cg.paths.values()), f"cgroup left: {cg.paths}"
         if env.api is not None:
             left = wait_gone(f"AWS_LAMBDA_RUNTIME_API={env.api.address}")
             if left:

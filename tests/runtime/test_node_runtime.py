@@ -149,3 +149,11 @@ def test_layer_node_modules(make_env):
                                 "exports.handler = async () => g();\n"},
                    runtime="nodejs20.x", handler="index.handler", layers=layer)
     assert env.invoke(b"{}").payload == b'"from layer"'
+
+
+def test_fallback_mode_runs_node(make_env):
+    from lambdactl.runtime.sandbox import SandboxMode
+
+    env = make_env(node_files(), runtime="nodejs20.x", handler="esm/index.handler",
+                   env_mode=SandboxMode("fallback", None, None, "test"))
+    assert json.loads(env.invoke(b"{}").payload) == {"esm": "mjs"}

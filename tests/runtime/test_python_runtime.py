@@ -205,3 +205,18 @@ def test_binary_safe_payload_roundtrip(make_env):
     env = make_env({"app.py": "def handler(e, c):\n    return e\n"})
     payload = json.dumps({"s": "h\u00e9llo \u2603", "b": base64.b64encode(bytes(range(256))).decode()})
     assert json.loads(env.invoke(payload.encode()).payload) == json.loads(payload)
+
+
+def test_fallback_mode_contract(make_env):
+    from lambdactl.runtime.sandbox import SandboxMode
+
+    env = make_env({"app.py": CONTEXT_APP}, env_mode=SandboxMode("fallback", None, None, "test"),
+                   layers={"python/extra.py": "X = 1\n"})
+    doc = json.loads(env.invoke(b'{"n": 1}').payload)
+    e = doc["env"]
+    # the weaker mode has no mount namespace: host paths, but still no host variables
+    assert e["LAMBDA_TASK_ROOT"] == str(env.spec.task_root) == doc["cwd"]
+    assert e["TMPDIR"].startswith("/") and "HOME" not in e and "LAMBDACTL_TEST_HOST_ONLY" not in e
+    assert doc["path"] == [e["LAMBDA_TASK_ROOT"],
+                           f"{env.spec.opt_root}/python/lib/python3.12/site-packages",
+                           f"{env.spec.opt_root}/python"]
