@@ -99,8 +99,10 @@ def test_many_invocations_one_init(make_env):
     assert env.invocations == 50
 
 
-def test_unhandled_exception_shape(make_env):
-    env = make_env({"app.py": "def handler(e, c):\n    raise ValueError('boom')\n"})
+@pytest.mark.parametrize("runtime", PYTHON_IDS)
+def test_unhandled_exception_shape(make_env, runtime):
+    env = make_env({"app.py": "def handler(e, c):\n    raise ValueError('boom')\n"},
+                   runtime=runtime)
     out = env.invoke(b"{}", request_id="r-err")
     assert out.status == "error" and out.function_error == "Unhandled"
     assert out.error_type == "ValueError"
@@ -220,3 +222,20 @@ def test_fallback_mode_contract(make_env):
     assert doc["path"] == [e["LAMBDA_TASK_ROOT"],
                            f"{env.spec.opt_root}/python/lib/python3.12/site-packages",
                            f"{env.spec.opt_root}/python"]
+
+
+@pytest.mark.parametrize("runtime", PYTHON_IDS)
+def test_init_errors_on_every_version(make_env, runtime):
+    env = make_env({"app.py": "def handler(e, c)\n    return 1\n"}, runtime=runtime)
+    assert env.invoke(b"{}").error_type == "Runtime.UserCodeSyntaxError"
+    env = make_env({"app.py": "x = 1\n"}, runtime=runtime, handler="missing.handler")
+    doc = json.loads(env.invoke(b"{}").payload)
+    assert doc["errorMessage"] == "Unable to import module 'missing': No module named 'missing'"
+
+
+@pytest.mark.parametrize("runtime", PYTHON_IDS)
+def test_malformed_event_json_is_a_function_error(make_env, runtime):
+    env = make_env({"app.py": "def handler(e, c):\n    return e\n"}, runtime=runtime)
+    out = env.invoke(b'{"unterminated": ')
+    assert out.function_error == "Unhandled" and "JSONDecodeError" in out.error_type
+    assert env.invoke(b'[1, 2.5, "\\u00e9", null]').payload == b'[1, 2.5, "\\u00e9", null]'
