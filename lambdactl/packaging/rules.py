@@ -100,11 +100,14 @@ def _size(n: int) -> str:
     return str(n)
 
 
-def _head(ctx: LintContext, archive: Archive, entry: ZipEntry, n: int = 64) -> bytes:
+def _head(ctx: LintContext, archive: Archive, entry: ZipEntry) -> bytes:
+    """The first 64 bytes (enough for ELF, Mach-O and PE headers and a #! line), read once."""
     key = ("head", archive.label, entry.index)
-    if key not in ctx.cache:
-        ctx.cache[key] = ctx.read(archive, entry, max_bytes=n) or b""
-    return ctx.cache[key]
+    head = ctx.cache.get(key)
+    if not isinstance(head, bytes):
+        head = ctx.read(archive, entry, max_bytes=64) or b""
+        ctx.cache[key] = head
+    return head
 
 
 def _dirs_named(ctx: LintContext, names: frozenset[str]) -> Iterator[tuple[Archive, str, int]]:
@@ -589,7 +592,7 @@ def bootstrap_not_executable(ctx: LintContext) -> Iterator[Hit]:
         elif _perm(e) & 0o005 != 0o005:
             yield archive.where(e.name), f"mode {_perm(e):04o}, others cannot execute it"
         else:
-            head = _head(ctx, archive, e, 4)
+            head = _head(ctx, archive, e)
             if head and not head.startswith((b"\x7fELF", b"#!")):
                 yield archive.where(e.name), "neither an ELF binary nor a script starting with #!"
 

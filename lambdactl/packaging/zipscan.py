@@ -151,9 +151,15 @@ def scan(buf: bytes | memoryview) -> ZipScan:
     linter can report all of it at once.
     """
     size = len(buf)
-    if size < _EOCD.size:
-        raise NotAZipError("too short to be a zip archive")
-    eocd = _find_eocd(buf, size)
+    looks_like_zip = bytes(buf[:4]) == LOCAL_SIG
+    try:
+        if size < _EOCD.size:
+            raise NotAZipError("too short to be a zip archive")
+        eocd = _find_eocd(buf, size)
+    except NotAZipError as exc:
+        if looks_like_zip:  # starts like a zip: it was cut short, not something else
+            raise CorruptZipError("no end of central directory record (truncated?)") from exc
+        raise
     _, disk, cd_disk, _n_disk, n_entries, cd_size, cd_offset, _ = _EOCD.unpack_from(buf, eocd)
     zip64 = False
     loc = eocd - _ZIP64_LOCATOR.size
