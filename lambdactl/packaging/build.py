@@ -252,6 +252,8 @@ def _compress_task(task: _Task, level: int) -> list[_Result]:
             if job.offset and level:
                 f.seek(job.offset - DICT_BYTES)
                 zdict = f.read(DICT_BYTES)
+            elif job.offset:
+                f.seek(job.offset)
             raw = f.read(job.length)
             if len(raw) != job.length or (job.last and f.read(1)):
                 raise PackagingError(f"{job.path}: file changed while it was being packaged")
@@ -512,9 +514,12 @@ def package_layer(src: Path, out: Path, *, runtime: str | None = None, prefix: s
                   progress: ProgressFn | None = None, on_phase: Callable[[str], None] | None = None,
                   pip_args: Sequence[str] = ()) -> PackageSummary:
     """A layer zip laid out so Lambda finds its content under /opt (python/, nodejs/, bin/...)."""
-    src_prefix, deps_prefix = layer_prefixes(src, runtime)
     if prefix is not None:
         src_prefix = prefix.strip("/")
+        deps_prefix = (f"python/lib/python{PYTHON_RUNTIMES[runtime]}/site-packages"
+                       if runtime in PYTHON_RUNTIMES else src_prefix)
+    else:
+        src_prefix, deps_prefix = layer_prefixes(src, runtime)
     return _package(src, out, excludes=excludes, compresslevel=compresslevel,
                     requirements=requirements, runtime=runtime, architecture=architecture,
                     progress=progress, on_phase=on_phase, pip_args=pip_args,
