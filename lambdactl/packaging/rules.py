@@ -132,9 +132,9 @@ def _dirs_named(ctx: LintContext, names: frozenset[str]) -> Iterator[tuple[Archi
 @rule("LZ001", "not-a-zip", "error", "The file is not a zip archive.",
       "Build the package with `lambdactl package` (or `zip -r`), not tar or gzip.")
 def not_a_zip(ctx: LintContext) -> Iterator[Hit]:
-    """Lambda unzips every package; anything else (a tarball, a gzip, an empty or truncated
-    file) fails at upload with "Could not unzip uploaded file". Found while opening the file,
-    before any other rule runs."""
+    """Lambda unzips every package; anything else (a tarball, a gzip, an empty file) fails at
+    upload with "Could not unzip uploaded file". Found while opening the file, before any other
+    rule runs; a zip cut short before its end record is LZ002."""
     return iter(())
 
 
@@ -920,3 +920,7 @@ def render_markdown() -> str:
         lines += ["", f"## {r.id} {r.name}", "", f"**Severity:** {r.severity}", "",
                   f"**What:** {r.summary}", "", f"**Why:** {r.why}", "", f"**Fix:** {r.fix}"]
     return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":  # regenerate the docs: python -m lambdactl.packaging.rules > docs/lint-rules.md
+    sys.stdout.write(render_markdown())

@@ -175,7 +175,11 @@ def _extract(data: bytes | mmap.mmap, root: str) -> int:
         except FileExistsError as exc:
             raise _unzip_error(f"entry {entry.name!r} collides with another entry") from exc
     for path, target in links:
-        os.symlink(target, path)
+        try:
+            os.symlink(target, path)
+        except FileExistsError as exc:
+            rel = os.path.relpath(path, root)
+            raise _unzip_error(f"symbolic link {rel!r} collides with another entry") from exc
     for path, _ in links:
         real = os.path.realpath(path)
         if real != root and not real.startswith(root + os.sep):

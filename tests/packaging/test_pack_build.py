@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import os
 import random
@@ -13,6 +12,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from zipkit import wheel
 
 from lambdactl.packaging import build
 from lambdactl.packaging.build import PackagingError, build_zip, package, package_layer
@@ -220,34 +220,11 @@ def test_layer_layouts(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- pip
 
 
-def _wheel(dist: Path, name: str, tag: str, module_file: str, content: bytes) -> Path:
-    """A minimal wheel file, so pip can install from a local folder without any index."""
-    dist.mkdir(parents=True, exist_ok=True)
-    info = f"{name}-1.0.dist-info"
-    files = {
-        module_file: content,
-        f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n".encode(),
-        f"{info}/WHEEL": f"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: "
-                         f"{'true' if tag == 'py3-none-any' else 'false'}\nTag: {tag}\n".encode(),
-    }
-    record = []
-    for path, data in files.items():
-        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-        record.append(f"{path},sha256={digest},{len(data)}")
-    record.append(f"{info}/RECORD,,")
-    files[f"{info}/RECORD"] = ("\n".join(record) + "\n").encode()
-    wheel = dist / f"{name}-1.0-{tag}.whl"
-    with zipfile.ZipFile(wheel, "w") as zf:
-        for path, data in files.items():
-            zf.writestr(path, data)
-    return wheel
-
-
 @pytest.fixture
 def wheelhouse(tmp_path: Path) -> Path:
     dist = tmp_path / "wheels"
-    _wheel(dist, "tinydep", "py3-none-any", "tinydep/__init__.py", b"VALUE = 1\n")
-    _wheel(dist, "tinynative", "cp312-cp312-manylinux_2_17_x86_64.manylinux2014_x86_64",
+    wheel(dist, "tinydep", "py3-none-any", "tinydep/__init__.py", b"VALUE = 1\n")
+    wheel(dist, "tinynative", "cp312-cp312-manylinux_2_17_x86_64.manylinux2014_x86_64",
            "tinynative/_core.cpython-312-x86_64-linux-gnu.so", b"\x7fELF" + b"\0" * 60)
     return dist
 

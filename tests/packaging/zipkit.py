@@ -6,7 +6,10 @@ ZIP64) because zipfile refuses to write most of the defects the linter must catc
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import struct
+import zipfile
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -115,3 +118,26 @@ def write(path: Path, data: bytes) -> Path:
 def elf_header(machine: int, elf_class: int = 2) -> bytes:
     """The first bytes of an ELF shared object for CPU `machine` (62 x86_64, 183 aarch64)."""
     return b"\x7fELF" + bytes([elf_class, 1, 1, 0]) + b"\0" * 8 + struct.pack("<HH", 3, machine) + b"\0" * 44
+
+
+def wheel(dist: Path, name: str, tag: str, module_file: str, content: bytes) -> Path:
+    """A minimal wheel file, so pip can install from a local folder without any index."""
+    dist.mkdir(parents=True, exist_ok=True)
+    info = f"{name}-1.0.dist-info"
+    files = {
+        module_file: content,
+        f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n".encode(),
+        f"{info}/WHEEL": f"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: "
+                         f"{'true' if tag == 'py3-none-any' else 'false'}\nTag: {tag}\n".encode(),
+    }
+    record = []
+    for path, data in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        record.append(f"{path},sha256={digest},{len(data)}")
+    record.append(f"{info}/RECORD,,")
+    files[f"{info}/RECORD"] = ("\n".join(record) + "\n").encode()
+    wheel = dist / f"{name}-1.0-{tag}.whl"
+    with zipfile.ZipFile(wheel, "w") as zf:
+        for path, data in files.items():
+            zf.writestr(path, data)
+    return wheel
