@@ -61,23 +61,17 @@ class ZipEntry:
     create_system: int
     external_attr: int
     data_offset: int = -1  # -1 until the local header has been checked
+    # Derived once here: rules test them for every entry, many times over.
+    mode: int = 0  # the Unix st_mode stored by the zipping tool (0: none, as on Windows)
+    has_unix_mode: bool = False
+    is_dir: bool = False
+    is_symlink: bool = False
 
-    @property
-    def mode(self) -> int:
-        """The Unix st_mode stored by the zipping tool (0 when it stored none, as on Windows)."""
-        return self.external_attr >> 16
-
-    @property
-    def has_unix_mode(self) -> bool:
-        return self.mode != 0
-
-    @property
-    def is_dir(self) -> bool:
-        return self.name.endswith("/") or (self.has_unix_mode and stat.S_ISDIR(self.mode))
-
-    @property
-    def is_symlink(self) -> bool:
-        return self.has_unix_mode and stat.S_ISLNK(self.mode)
+    def __post_init__(self) -> None:
+        self.mode = self.external_attr >> 16
+        self.has_unix_mode = self.mode != 0
+        self.is_dir = self.name.endswith("/") or (self.has_unix_mode and stat.S_ISDIR(self.mode))
+        self.is_symlink = self.has_unix_mode and stat.S_ISLNK(self.mode)
 
     @property
     def encrypted(self) -> bool:
