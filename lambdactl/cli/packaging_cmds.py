@@ -105,8 +105,15 @@ def _run_packaging(build: str, tty: bool, **kwargs: object) -> PackageSummary:
         return func(progress=on_progress, on_phase=on_phase, **kwargs)  # type: ignore[no-any-return]
 
 
-def _emit_summary(summary: PackageSummary, output: PackageOutput) -> None:
+def _package_and_report(build: str, output: PackageOutput, **kwargs: object) -> None:
+    """Build, then the summary: human on stderr always, JSON on stdout when asked."""
+    from lambdactl.packaging.build import PackagingError
+
     tty = sys.stderr.isatty()
+    try:
+        summary = _run_packaging(build, tty, **kwargs)
+    except PackagingError as exc:
+        raise _fail(str(exc), EXIT_ERRORS) from None
     _print_summary(summary, tty)
     if output is PackageOutput.json:
         sys.stdout.write(json.dumps(summary.to_dict(), indent=2) + "\n")
@@ -139,16 +146,9 @@ def package_cmd(
     output: PackageOutputOpt = PackageOutput.text,
 ) -> None:
     """Zip SRC's contents into a reproducible deployment package (same input, same bytes)."""
-    from lambdactl.packaging.build import PackagingError
-
-    try:
-        summary = _run_packaging(
-            "package", sys.stderr.isatty(), src=src, out=out, excludes=exclude or (),
-            compresslevel=compression_level, requirements=requirements, runtime=runtime,
-            architecture=architecture.value)
-    except PackagingError as exc:
-        raise _fail(str(exc), EXIT_ERRORS) from None
-    _emit_summary(summary, output)
+    _package_and_report("package", output, src=src, out=out, excludes=exclude or (),
+                        compresslevel=compression_level, requirements=requirements,
+                        runtime=runtime, architecture=architecture.value)
 
 
 def package_layer_cmd(
@@ -165,16 +165,9 @@ def package_layer_cmd(
     output: PackageOutputOpt = PackageOutput.text,
 ) -> None:
     """Zip SRC as a layer: python/, nodejs/node_modules, bin/, lib/ as Lambda mounts them in /opt."""
-    from lambdactl.packaging.build import PackagingError
-
-    try:
-        summary = _run_packaging(
-            "package_layer", sys.stderr.isatty(), src=src, out=out, runtime=runtime, prefix=prefix,
-            excludes=exclude or (), compresslevel=compression_level, requirements=requirements,
-            architecture=architecture.value)
-    except PackagingError as exc:
-        raise _fail(str(exc), EXIT_ERRORS) from None
-    _emit_summary(summary, output)
+    _package_and_report("package_layer", output, src=src, out=out, runtime=runtime, prefix=prefix,
+                        excludes=exclude or (), compresslevel=compression_level,
+                        requirements=requirements, architecture=architecture.value)
 
 
 def lint_cmd(

@@ -13,7 +13,7 @@ import json
 import mmap
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from lambdactl import __version__
@@ -65,7 +65,8 @@ class LintReport:
     def to_dict(self) -> dict[str, object]:
         return {
             "Zip": self.zip_path,
-            "Findings": [asdict(f) for f in self.findings],
+            "Findings": [{"RuleId": f.rule_id, "Severity": f.severity, "Path": f.path,
+                          "Message": f.message, "Fix": f.fix} for f in self.findings],
             "Errors": self.errors,
             "Warnings": self.warnings,
         }

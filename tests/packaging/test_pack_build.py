@@ -264,3 +264,14 @@ def test_requirements_are_installed_for_the_target(tmp_path: Path, wheelhouse: P
     layer_names = zipfile.ZipFile(tmp_path / "layer.zip").namelist()
     assert "python/lib/python3.12/site-packages/tinydep/__init__.py" in layer_names
     assert "python/util.py" in layer_names
+
+
+def test_more_than_65535_entries_uses_zip64(tmp_path: Path) -> None:
+    """The end record counts entries in 16 bits; past that the ZIP64 records must carry them."""
+    items = [build._Item(f"d{i:05d}/", None, 0, 0o755) for i in range(70_000)]
+    build.write_zip(items, tmp_path / "many.zip")
+    data = (tmp_path / "many.zip").read_bytes()
+    assert b"PK\x06\x06" in data[-200:]
+    with zipfile.ZipFile(tmp_path / "many.zip") as zf:
+        assert len(zf.infolist()) == 70_000
+    assert lint_zip(tmp_path / "many.zip").findings == []

@@ -101,7 +101,7 @@ def test_lint_json_and_sarif(run_cli, tmp_path: Path) -> None:
     assert res.code == 1
     doc = res.json
     assert doc["Errors"] == 2 and doc["Warnings"] == 1  # type: ignore[index]
-    assert {f["rule_id"] for f in doc["Findings"]} == {"LZ030", "LZ062", "LZ008"}  # type: ignore[index]
+    assert {f["RuleId"] for f in doc["Findings"]} == {"LZ030", "LZ062", "LZ008"}  # type: ignore[index]
 
     res = run_cli("lint", bad, "--layers", layer, "--output", "sarif")
     sarif = json.loads(res.stdout)

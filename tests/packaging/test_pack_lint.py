@@ -141,7 +141,7 @@ def test_corpus_exit_codes_through_cli(run_cli, tmp_path: Path) -> None:
         args = [f"--{k}={v}" for k, v in case.lint.items()]
         res = run_cli("lint", path, *args, "--output", "json")
         assert res.code == case.exit_code, (cid, res.stderr)
-        assert {f["rule_id"] for f in res.json["Findings"]} == case.expected  # type: ignore[index]
+        assert {f["RuleId"] for f in res.json["Findings"]} == case.expected  # type: ignore[index]
 
 
 # ---------------------------------------------------------------- no false alarms
