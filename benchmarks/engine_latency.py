@@ -1,0 +1,149 @@
+"""Execution engine latency: cold start and warm round trip of one environment, with baselines.
+
+    PYTHONPATH=. python benchmarks/engine_latency.py [--runtime python3.12] [--warm 2000]
+
+Rows (milliseconds):
+- `python -c pass` / `python -I -S -c pass`: the interpreter's own start-up (the baseline the
+  cold-start target is measured against).
+- cold start: `ExecutionEnvironment.start()`, from spawning the sandbox to the bootstrap's first
+  `next` (handler imported, INIT over), per sandbox mode available here.
+- warm invoke: `ExecutionEnvironment.invoke()` of a trivial handler on one environment, end to
+  end (Runtime API hand-over, bootstrap, handler, response, log drain, memory sample).
+- Runtime API alone: the same hand-over with an in-process http.client instead of a sandbox.
+Targets: cold start < interpreter start-up + 30 ms; warm invoke < 1 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from lambdactl.runtime.api import Invocation, RuntimeAPI
+from lambdactl.runtime.discovery import find_runtime
+from lambdactl.runtime.environment import ExecutionEnvironment
+from lambdactl.runtime.sandbox import SandboxMode, detect_mode
+from lambdactl.runtime.spec import SandboxSpec
+
+HANDLER = "def handler(event, context):\n    return event\n"
+
+
+def pct(xs: list[float], p: float) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
+
+
+def timed_runs(argv: list[str], n: int) -> list[float]:
+    out = []
+    for _ in range(n):
+        t = time.perf_counter()
+        subprocess.run(argv, check=True)
+        out.append((time.perf_counter() - t) * 1000)
+    return out
+
+
+def make_spec(root: Path, runtime: str) -> SandboxSpec:
+    return SandboxSpec(task_root=root, runtime=runtime, handler="app.handler",
+                       function_name="bench", function_arn="arn:aws:lambda:us-east-1:"
+                       "000000000000:function:bench", timeout_s=30)
+
+
+def cold_starts(spec: SandboxSpec, info, mode: SandboxMode, n: int) -> list[float]:
+    out = []
+    for _ in range(n):
+        env = ExecutionEnvironment(spec, info, mode)
+        t = time.perf_counter()
+        env.start()
+        out.append((time.perf_counter() - t) * 1000)
+        assert env.reusable, "INIT failed"
+        env.shutdown()
+    return out
+
+
+def warm(spec: SandboxSpec, info, mode: SandboxMode, n: int) -> list[float]:
+    env = ExecutionEnvironment(spec, info, mode)
+    env.start()
+    try:
+        for _ in range(200):  # warm up caches and the JIT-less interpreter paths
+            env.invoke(b"{}")
+        out = []
+        for _ in range(n):
+            t = time.perf_counter()
+            o = env.invoke(b'{"k": 1}')
+            out.append((time.perf_counter() - t) * 1000)
+            assert o.status == "success"
+        return out
+    finally:
+        env.shutdown()
+
+
+def api_only(n: int) -> list[float]:
+    api = RuntimeAPI()
+    c = http.client.HTTPConnection(api.address)
+    out = []
+    try:
+        for i in range(n + 200):
+            inv = Invocation(b"{}", 0, "arn")
+            t = time.perf_counter()
+            api.post(inv)
+            c.request("GET", "/2018-06-01/runtime/invocation/next")
+            c.getresponse().read()
+            c.request("POST", f"/2018-06-01/runtime/invocation/{inv.request_id}/response", b"{}")
+            c.getresponse().read()
+            inv.done.wait()
+            if i >= 200:
+                out.append((time.perf_counter() - t) * 1000)
+    finally:
+        api.close()
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runtime", default="python3.12")
+    ap.add_argument("--cold", type=int, default=20)
+    ap.add_argument("--warm", type=int, default=2000)
+    args = ap.parse_args()
+    info = find_runtime(args.runtime)
+    exe = str(info.executable)
+    rows: list[tuple[str, list[float]]] = []
+    rows.append((f"{args.runtime} -c pass", timed_runs([exe, "-c", "pass"], args.cold)))
+    rows.append((f"{args.runtime} -I -S -c pass", timed_runs([exe, "-I", "-S", "-c", "pass"],
+                                                             args.cold)))
+    modes = [SandboxMode("fallback", None, None, "benchmark")]
+    detected = detect_mode()
+    if detected.name == "bubblewrap":
+        modes.insert(0, detected)
+    with tempfile.TemporaryDirectory() as d:
+        root = Path(d)
+        (root / "app.py").write_text(HANDLER)
+        spec = make_spec(root, args.runtime)
+        for mode in modes:
+            rows.append((f"cold start ({mode.name})", cold_starts(spec, info, mode, args.cold)))
+        for mode in modes:
+            rows.append((f"warm invoke ({mode.name})", warm(spec, info, mode, args.warm)))
+    rows.append(("Runtime API alone (in-process client)", api_only(args.warm)))
+
+    print(f"engine latency, {args.runtime} = {exe} ({info.version}), "
+          f"python {sys.version.split()[0]} caller\n")
+    print(f"{'measurement':<42}{'n':>6}{'p50 ms':>10}{'p99 ms':>10}{'mean ms':>10}")
+    for name, xs in rows:
+        print(f"{name:<42}{len(xs):>6}{statistics.median(xs):>10.3f}{pct(xs, 99):>10.3f}"
+              f"{statistics.fmean(xs):>10.3f}")
+    base = statistics.median(rows[1][1])
+    print()
+    for name, xs in rows:
+        if name.startswith("cold start"):
+            over = statistics.median(xs) - base
+            print(f"{name}: {over:.1f} ms over `-I -S -c pass` (target < 30 ms)")
+        if name.startswith("warm invoke"):
+            print(f"{name}: p50 {statistics.median(xs):.3f} ms (target < 1 ms)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,157 @@
+"""A cgroup per execution environment, where the cgroup tree is writable (usually as root).
+
+Owns: finding writable `pids` and `memory` controllers (cgroup v2 unified, or v1 hierarchies),
+creating one leaf per environment, joining it between fork and exec, listing its processes,
+reading its memory, removing it. Used for what rlimits cannot do: cap processes+threads at 1024
+even for root (the kernel exempts uid 0 from RLIMIT_NPROC), list every process of a tree (even
+those that called setsid or double-forked) so none survives a kill, and count memory once per
+page (summing per-process RSS counts copy-on-write pages of forked children many times).
+
+No memory *limit* is set here: a memory cgroup's limit also charges tmpfs /tmp and page cache,
+which Lambda accounts separately, so the supervisor enforces MemorySize on the anonymous plus
+mapped memory read from `memory.stat`. Must not know about sandboxes or runtimes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+
+# memory.stat keys whose sum is the function's resident memory (each page counted once).
+V2_MEMORY_KEYS = (b"anon", b"file_mapped")
+V1_MEMORY_KEYS = (b"total_rss", b"total_mapped_file")
+
+
+def _own_path(controller: str | None) -> str:
+    """This process's cgroup path for a v1 controller, or the v2 path when controller is None."""
+    try:
+        lines = Path("/proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        return "/"
+    for line in lines:
+        _, ctrls, path = line.split(":", 2)
+        if (controller is None and ctrls == "") or (controller in ctrls.split(",")):
+            return path
+    return "/"
+
+
+def _bases() -> tuple[bool, dict[str, Path]]:
+    """(is v2, controller -> directory under which we may create leaves)."""
+    if (CGROUP_ROOT / "cgroup.controllers").exists():  # pure v2 hierarchy
+        own = CGROUP_ROOT / _own_path(None).lstrip("/")
+        ctl = own / "cgroup.subtree_control"
+        found: dict[str, Path] = {}
+        for c in ("pids", "memory"):
+            try:
+                if c not in ctl.read_text().split():
+                    ctl.write_text(f"+{c}")
+                found[c] = own
+            except OSError:
+                pass
+        return True, found
+    found = {}
+    for c in ("pids", "memory"):
+        if (CGROUP_ROOT / c / "cgroup.procs").exists():
+            found[c] = CGROUP_ROOT / c / _own_path(c).lstrip("/")
+    return False, found
+
+
+@dataclass
+class Cgroup:
+    v2: bool
+    paths: dict[str, Path] = field(default_factory=dict)  # controller -> leaf directory
+
+    @property
+    def has_pids(self) -> bool:
+        return "pids" in self.paths
+
+    @property
+    def has_memory(self) -> bool:
+        return "memory" in self.paths
+
+    def _dirs(self) -> list[Path]:
+        return list(dict.fromkeys(self.paths.values()))
+
+    def join_self(self) -> None:
+        """Move the calling process in (called between fork and exec: raw syscalls only)."""
+        for d in self._dirs():
+            fd = os.open(str(d / "cgroup.procs"), os.O_WRONLY)
+            try:
+                os.write(fd, b"0")
+            finally:
+                os.close(fd)
+
+    def procs(self) -> list[int]:
+        out: set[int] = set()
+        for d in self._dirs():
+            try:
+                out.update(int(x) for x in (d / "cgroup.procs").read_bytes().split())
+            except OSError:
+                pass
+        return sorted(out)
+
+    def memory_bytes(self) -> int | None:
+        """Anonymous + mapped file memory of the whole group, or None without a memory leaf."""
+        d = self.paths.get("memory")
+        if d is None:
+            return None
+        keys = V2_MEMORY_KEYS if self.v2 else V1_MEMORY_KEYS
+        total = 0
+        try:
+            for line in (d / "memory.stat").read_bytes().splitlines():
+                k, _, v = line.partition(b" ")
+                if k in keys:
+                    total += int(v)
+        except (OSError, ValueError):
+            return None
+        return total
+
+    def remove(self) -> None:
+        for d in self._dirs():
+            # A killed process leaves the group a moment after it is reaped: retry briefly.
+            for _ in range(100):
+                try:
+                    d.rmdir()
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    time.sleep(0.002)
+            with contextlib.suppress(OSError):  # the per-process parent, once its last leaf is gone
+                d.parent.rmdir()
+
+
+def create_cgroup(name: str, max_pids: int) -> Cgroup | None:
+    """A fresh cgroup (pids limited to `max_pids`, memory accounted), or None where the tree is
+    not writable. LAMBDACTL_NO_CGROUP=1 disables it (to test the rlimit/sampling paths)."""
+    if os.environ.get("LAMBDACTL_NO_CGROUP") == "1":
+        return None
+    v2, bases = _bases()
+    cg = Cgroup(v2)
+    for ctrl, base in bases.items():
+        path = base / f"lambdactl-{os.getpid()}" / name
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            if ctrl == "pids":
+                (path / "pids.max").write_text(str(max_pids))
+            os.close(os.open(str(path / "cgroup.procs"), os.O_WRONLY))
+        except OSError:
+            with contextlib.suppress(OSError):
+                path.rmdir()
+            continue
+        cg.paths[ctrl] = path
+    return cg if cg.paths else None
+
+
+def available() -> dict[str, bool]:
+    """Which controllers environments get here (for `lambdactl doctor`)."""
+    cg = create_cgroup("probe", 1)
+    if cg is None:
+        return {"pids": False, "memory": False}
+    cg.remove()
+    return {"pids": cg.has_pids, "memory": cg.has_memory}

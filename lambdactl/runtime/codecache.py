@@ -1,0 +1,221 @@
+"""Extracted code and layer trees, made once per digest and read-only ever after.
+
+Owns: unpacking a deployment zip into `cache/<sha256>/` without ever writing outside it (absolute
+names, `..`, escaping symlinks and zip bombs are refused), keeping the executable bit, making the
+tree read-only, and merging a function's layers into one `/opt` tree (later layers win). Every
+tree is built under a temporary name and renamed into place, so concurrent callers (several CLI
+processes, a server) either see a complete tree or build their own and lose the rename race.
+Must not know where the zips come from (the store) or how the trees are mounted (the sandbox).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+import shutil
+import stat
+import tempfile
+import zipfile
+from collections.abc import Sequence
+from pathlib import Path, PurePosixPath
+
+from lambdactl.errors import LambdaError
+from lambdactl.limits import MAX_UNZIPPED_BYTES
+
+HEX_RE = re.compile(r"[0-9a-f]{64}")
+COPY_CHUNK_BYTES = 1024 * 1024
+
+
+def _bad_zip(message: str) -> LambdaError:
+    return LambdaError("InvalidZipFileException", message, 502)
+
+
+def _safe_parts(name: str) -> tuple[str, ...]:
+    """The path components of a zip member, or an error if it could land outside the root."""
+    if "\0" in name:
+        raise _bad_zip(f"Zip entry name contains a NUL byte: {name!r}")
+    p = PurePosixPath(name)
+    if p.is_absolute() or re.match(r"^[A-Za-z]:", name):
+        raise _bad_zip(f"Zip entry has an absolute path: {name!r}")
+    parts = tuple(x for x in p.parts if x not in ("", "."))
+    if ".." in parts:
+        raise _bad_zip(f"Zip entry escapes the extraction directory: {name!r}")
+    return parts
+
+
+def _inside(root: Path, path: Path) -> bool:
+    real_root = os.path.realpath(root)
+    real = os.path.realpath(path)
+    return real == real_root or real.startswith(real_root + os.sep)
+
+
+def _make_read_only(root: Path) -> None:
+    """Files 0444 (0555 when executable), directories 0555, bottom-up."""
+    for dirpath, dirnames, filenames in os.walk(root, topdown=False):
+        for f in filenames:
+            p = os.path.join(dirpath, f)
+            st = os.lstat(p)
+            if stat.S_ISREG(st.st_mode):
+                os.chmod(p, 0o555 if st.st_mode & 0o111 else 0o444)
+        for d in dirnames:
+            p = os.path.join(dirpath, d)
+            if not os.path.islink(p):
+                os.chmod(p, 0o555)
+    os.chmod(root, 0o555)
+
+
+def remove_tree(path: Path) -> None:
+    """rmtree that also works on our read-only trees when not running as root."""
+    def onerror(func, p, _exc):  # type: ignore[no-untyped-def]
+        with contextlib.suppress(OSError):
+            os.chmod(os.path.dirname(p), 0o755)
+            os.chmod(p, 0o755)
+            func(p)
+
+    if path.exists() or path.is_symlink():
+        for dirpath, _, _ in os.walk(path):
+            with contextlib.suppress(OSError):
+                os.chmod(dirpath, 0o755)
+        shutil.rmtree(path, onerror=onerror)
+
+
+def _extract_into(zf: zipfile.ZipFile, root: Path, max_bytes: int) -> None:
+    total = 0
+    for info in zf.infolist():
+        parts = _safe_parts(info.filename)
+        if not parts:
+            continue
+        dest = root.joinpath(*parts)
+        mode = info.external_attr >> 16
+        if not _inside(root, dest.parent):
+            raise _bad_zip(f"Zip entry is written through a link out of the tree: "
+                           f"{info.filename!r}")
+        if info.is_dir() or stat.S_ISDIR(mode):
+            dest.mkdir(parents=True, exist_ok=True)
+            continue
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if stat.S_ISLNK(mode):
+            target = zf.read(info).decode("utf-8", "surrogateescape")
+            if os.path.isabs(target) or not _inside(root, dest.parent / target):
+                raise _bad_zip(f"Zip entry {info.filename!r} is a symlink out of the tree: "
+                               f"{target!r}")
+            with contextlib.suppress(FileNotFoundError):
+                dest.unlink()
+            os.symlink(target, dest)
+            continue
+        fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
+        with os.fdopen(fd, "wb") as out, zf.open(info) as src:
+            while chunk := src.read(COPY_CHUNK_BYTES):
+                total += len(chunk)  # count real bytes: a zip bomb lies in its headers
+                if total > max_bytes:
+                    raise LambdaError("InvalidParameterValueException",
+                                      f"Unzipped size must be smaller than {max_bytes} bytes")
+                out.write(chunk)
+        if mode & 0o111:
+            os.chmod(dest, 0o755)
+
+
+def _publish(tmp: Path, target: Path) -> Path:
+    """Rename a finished tree into place; if another caller won the race, keep theirs."""
+    try:
+        os.rename(tmp, target)
+    except OSError:
+        if not target.is_dir():
+            remove_tree(tmp)
+            raise
+        remove_tree(tmp)
+    return target
+
+
+def ensure_extracted(cache_dir: Path, sha256_hex: str, zip_path: Path,
+                     max_bytes: int = MAX_UNZIPPED_BYTES) -> Path:
+    """`cache_dir/<sha256_hex>/`, extracted from `zip_path` unless it already exists."""
+    if not HEX_RE.fullmatch(sha256_hex):
+        raise ValueError(f"not a lowercase sha256 hex digest: {sha256_hex!r}")
+    target = cache_dir / sha256_hex
+    if target.is_dir():
+        return target
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{sha256_hex[:16]}-", dir=cache_dir))
+    try:
+        try:
+            with zipfile.ZipFile(zip_path) as zf:
+                _extract_into(zf, tmp, max_bytes)
+        except zipfile.BadZipFile as e:
+            raise _bad_zip(f"Could not unzip uploaded file: {e}") from e
+        _make_read_only(tmp)
+    except BaseException:
+        remove_tree(tmp)
+        raise
+    return _publish(tmp, target)
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    if os.path.islink(src):
+        os.symlink(os.readlink(src), dst)
+        return
+    try:
+        os.link(src, dst)  # same filesystem: no bytes copied, and the file is already 0444
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def _remove_any(p: str) -> None:
+    if os.path.isdir(p) and not os.path.islink(p):
+        remove_tree(Path(p))
+    elif os.path.lexists(p):
+        os.unlink(p)
+
+
+def merge_layers(cache_dir: Path, layer_dirs: Sequence[Path]) -> Path | None:
+    """One /opt tree from extracted layers in order (later layers win); None without layers.
+
+    A single layer is used as it is; several are merged once into `cache_dir/opt-<key>/`, keyed
+    by the ordered list of layer directories.
+    """
+    if not layer_dirs:
+        return None
+    if len(layer_dirs) == 1:
+        return layer_dirs[0]
+    key = hashlib.sha256("\n".join(str(p.name) for p in layer_dirs).encode()).hexdigest()
+    target = cache_dir / f"opt-{key}"
+    if target.is_dir():
+        return target
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".opt-{key[:16]}-", dir=cache_dir))
+    try:
+        for layer in layer_dirs:
+            for dirpath, dirnames, filenames in os.walk(layer):
+                rel = os.path.relpath(dirpath, layer)
+                out_dir = os.path.join(tmp, rel) if rel != "." else str(tmp)
+                for d in list(dirnames):
+                    src = os.path.join(dirpath, d)
+                    dst = os.path.join(out_dir, d)
+                    if os.path.islink(src):  # a symlinked dir is copied as a link, not walked
+                        dirnames.remove(d)
+                        _remove_any(dst)
+                        _link_or_copy(src, dst)
+                    elif not os.path.isdir(dst) or os.path.islink(dst):
+                        _remove_any(dst)
+                        os.mkdir(dst, 0o755)
+                    else:
+                        os.chmod(dst, 0o755)
+                for f in filenames:
+                    dst = os.path.join(out_dir, f)
+                    _remove_any(dst)
+                    _link_or_copy(os.path.join(dirpath, f), dst)
+        _make_read_only(tmp)
+    except BaseException:
+        remove_tree(tmp)
+        raise
+    return _publish(tmp, target)
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(COPY_CHUNK_BYTES):
+            h.update(chunk)
+    return h.hexdigest()

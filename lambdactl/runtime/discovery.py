@@ -1,0 +1,209 @@
+"""Finding a local interpreter for a Lambda runtime id, never a substitute.
+
+Owns: where interpreters are looked for (config overrides, PATH, pyenv, uv, nvm), asking each
+candidate for its real version, and the error that names every place searched. Must not know
+about sandboxes, the registry or the CLI; the service passes config.toml's mapping in.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+import subprocess
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lambdactl.errors import LambdaError
+from lambdactl.models import NODE_RUNTIMES, PROVIDED_RUNTIMES, PYTHON_RUNTIMES, SUPPORTED_RUNTIMES
+
+PROBE_TIMEOUT_S = 10
+
+# Asked of each candidate: its version and where it really lives (a venv's python or a shim
+# resolves to the base installation, whose prefix the sandbox must see).
+_PY_PROBE = (
+    "import os,sys;print('%d.%d'%sys.version_info[:2]);print(sys.version.split()[0]);"
+    "print(os.path.realpath(sys.executable));print(sys.base_prefix)"
+)
+_NODE_PROBE = "process.stdout.write(process.versions.node+'\\n'+process.execPath+'\\n')"
+
+
+@dataclass(frozen=True)
+class RuntimeInfo:
+    """What runs a runtime id here: its kind, the interpreter binary and its full version."""
+
+    runtime: str
+    kind: str  # 'python' | 'node' | 'provided'
+    executable: Path | None
+    version: str
+    searched: list[str] = field(default_factory=list)
+    # The installation directory the sandbox must show read-only (None: under /usr or none).
+    prefix: Path | None = None
+
+
+_cache: dict[tuple[str, tuple[tuple[str, str], ...]], RuntimeInfo] = {}
+_cache_lock = threading.Lock()
+
+
+def _path_dirs() -> list[str]:
+    return [d for d in os.environ.get("PATH", "").split(os.pathsep) if d]
+
+
+def _home() -> str:
+    return os.path.expanduser("~")
+
+
+def _version_key(path: str) -> tuple[int, ...]:
+    """Sort key putting the newest patch release first (3.12.10 after 3.12.9)."""
+    m = re.search(r"(\d+(?:\.\d+)+)", path)
+    return tuple(int(x) for x in m.group(1).split(".")) if m else ()
+
+
+def _python_candidates(minor: str, overrides: Mapping[str, str], runtime: str
+                       ) -> list[tuple[str, list[str]]]:
+    """(place description, candidate paths) in search order."""
+    places: list[tuple[str, list[str]]] = []
+    if runtime in overrides:
+        places.append((f"config override {overrides[runtime]}", [overrides[runtime]]))
+    name = f"python{minor}"
+    # pyenv shims pick a version from the cwd's .python-version: search pyenv's own dirs instead.
+    path_hits = [os.path.join(d, name) for d in _path_dirs() if "shims" not in Path(d).parts]
+    places.append((f"PATH ({name})", path_hits))
+    pyenv_root = os.environ.get("PYENV_ROOT") or os.path.join(_home(), ".pyenv")
+    pyenv = sorted(glob.glob(os.path.join(pyenv_root, "versions", f"{minor}*", "bin", name)),
+                   key=_version_key, reverse=True)
+    places.append((f"pyenv {pyenv_root}/versions/{minor}*/bin", pyenv))
+    uv_root = os.environ.get("UV_PYTHON_INSTALL_DIR") or os.path.join(
+        os.environ.get("XDG_DATA_HOME") or os.path.join(_home(), ".local", "share"), "uv", "python")
+    uv = sorted(glob.glob(os.path.join(uv_root, f"cpython-{minor}*", "bin", name)),
+                key=_version_key, reverse=True)
+    places.append((f"uv {uv_root}/cpython-{minor}*/bin", uv))
+    return places
+
+
+def _node_candidates(major: str, overrides: Mapping[str, str], runtime: str
+                     ) -> list[tuple[str, list[str]]]:
+    places: list[tuple[str, list[str]]] = []
+    if runtime in overrides:
+        places.append((f"config override {overrides[runtime]}", [overrides[runtime]]))
+    hits = [os.path.join(d, n) for n in (f"node{major}", "node") for d in _path_dirs()]
+    places.append((f"PATH (node{major}, node)", hits))
+    nvm_dir = os.environ.get("NVM_DIR") or os.path.join(_home(), ".nvm")
+    nvm = sorted(glob.glob(os.path.join(nvm_dir, "versions", "node", f"v{major}.*", "bin", "node")),
+                 key=_version_key, reverse=True)
+    places.append((f"nvm {nvm_dir}/versions/node/v{major}.*/bin", nvm))
+    return places
+
+
+def _probe(argv: list[str]) -> list[str] | None:
+    try:
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=PROBE_TIMEOUT_S,
+                             env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+                             stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.split("\n") if out.returncode == 0 else None
+
+
+def _outside_usr(prefix: str) -> Path | None:
+    p = Path(prefix)
+    return None if p == Path("/usr") or Path("/usr") in p.parents else p
+
+
+def _find_python(runtime: str, minor: str, overrides: Mapping[str, str]) -> RuntimeInfo:
+    searched: list[str] = []
+    seen: set[str] = set()
+    for place, cands in _python_candidates(minor, overrides, runtime):
+        searched.append(place)
+        for c in cands:
+            if c in seen or not os.access(c, os.X_OK):
+                continue
+            seen.add(c)
+            out = _probe([c, "-I", "-S", "-c", _PY_PROBE])
+            if out and out[0] == minor:
+                return RuntimeInfo(runtime, "python", Path(out[2]), out[1], searched,
+                                   _outside_usr(out[3]))
+    raise _missing(runtime, f"python{minor}", searched)
+
+
+def _find_node(runtime: str, major: str, overrides: Mapping[str, str]) -> RuntimeInfo:
+    searched: list[str] = []
+    seen: set[str] = set()
+    for place, cands in _node_candidates(major, overrides, runtime):
+        searched.append(place)
+        for c in cands:
+            real = os.path.realpath(c)
+            if real in seen or not os.access(c, os.X_OK):
+                continue
+            seen.add(real)
+            out = _probe([c, "-e", _NODE_PROBE])
+            if out and out[0].split(".")[0] == major:
+                exe = Path(out[1])
+                return RuntimeInfo(runtime, "node", exe, out[0], searched,
+                                   _outside_usr(str(exe.parent.parent)))
+    raise _missing(runtime, f"node {major}.x", searched)
+
+
+def _missing(runtime: str, what: str, searched: list[str]) -> LambdaError:
+    return LambdaError(
+        "InvalidRuntimeException",
+        f"Runtime {runtime} is not available on this machine: no {what} found. Searched: "
+        + "; ".join(searched)
+        + f". Install it, or map it in config.toml ([runtimes] \"{runtime}\" = \"/path/to/it\").",
+        502,
+        runtime=runtime,
+        searched=searched,
+    )
+
+
+def find_runtime(runtime: str, overrides: Mapping[str, str] | None = None) -> RuntimeInfo:
+    """The interpreter that runs `runtime` here, verified by asking it its version.
+
+    Raises InvalidRuntimeException naming the runtime and every place searched when none fits;
+    a runtime lambdactl cannot execute at all (java, ruby, ...) is the same error.
+    """
+    ov = dict(overrides or {})
+    key = (runtime, tuple(sorted(ov.items())))
+    with _cache_lock:
+        hit = _cache.get(key)
+    if hit is not None and (hit.executable is None or hit.executable.exists()):
+        return hit
+    if runtime in PROVIDED_RUNTIMES:
+        info = RuntimeInfo(runtime, "provided", None, runtime.partition(".")[2] or "al1", [])
+    elif runtime in PYTHON_RUNTIMES:
+        info = _find_python(runtime, PYTHON_RUNTIMES[runtime], ov)
+    elif runtime in NODE_RUNTIMES:
+        info = _find_node(runtime, NODE_RUNTIMES[runtime], ov)
+    else:
+        raise LambdaError("InvalidRuntimeException",
+                          f"Runtime {runtime} cannot be run by lambdactl: only python3.x, "
+                          "nodejsNN.x and provided.* runtimes execute locally.", 502,
+                          runtime=runtime)
+    with _cache_lock:
+        _cache[key] = info
+    return info
+
+
+def clear_cache() -> None:
+    with _cache_lock:
+        _cache.clear()
+
+
+def local_runtimes() -> list[str]:
+    """The supported runtime ids a local interpreter could serve, in a stable order."""
+    order = list(PYTHON_RUNTIMES) + list(NODE_RUNTIMES) + sorted(PROVIDED_RUNTIMES)
+    return [r for r in order if r in SUPPORTED_RUNTIMES]
+
+
+def discover_all(overrides: Mapping[str, str] | None = None
+                 ) -> dict[str, RuntimeInfo | LambdaError]:
+    """Every supported runtime id mapped to what serves it, or the error saying why none does."""
+    out: dict[str, RuntimeInfo | LambdaError] = {}
+    for r in local_runtimes():
+        try:
+            out[r] = find_runtime(r, overrides)
+        except LambdaError as e:
+            out[r] = e
+    return out

@@ -1,0 +1,264 @@
+"""Turning a `SandboxSpec` into a running, confined process: bubblewrap or the fallback.
+
+Owns: detecting which backend works here (and why not), the bubblewrap command line (namespaces,
+the read-only view of the system, /var/task, /opt, /var/runtime, a sized tmpfs /tmp), the
+fallback's weaker confinement, rlimits and the optional pids cgroup. Must not know about the
+Runtime API protocol, invocations or logs: it starts argv with an environment and hands the
+process to the `Supervisor`.
+
+Strengths, as `lambdactl doctor` reports them:
+- bubblewrap: user/pid/ipc/mount namespaces, uid 993 inside, nothing of the host visible but
+  the system dirs and the interpreter's prefix; killing bwrap kills the pid namespace.
+- fallback (no usable bwrap): own session, cleaned environment, rlimits, cwd = task root, a
+  private TMPDIR; the function can read whatever the caller can and /tmp is shared. Weaker.
+
+RLIMIT_NPROC does not bind processes that the kernel counts as root (uid 0 outside the user
+namespace: bwrap run by root maps the sandbox uid to 0), so when we run as root the process limit
+comes from a pids cgroup instead, if one is writable.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import tempfile
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from lambdactl.runtime.cgroups import Cgroup, create_cgroup
+from lambdactl.runtime.discovery import RuntimeInfo
+from lambdactl.runtime.spec import (
+    LAMBDA_LAYOUT,
+    OPT_DIR,
+    RUNTIME_DIR,
+    TASK_DIR,
+    Layout,
+    SandboxSpec,
+    build_environment,
+)
+
+BOOTSTRAPS_DIR = Path(__file__).resolve().parent / "bootstraps"
+LANG_DIR = "/var/lang"
+SANDBOX_UID = 993  # an unprivileged uid inside the namespace, as Lambda's sbx_user1051
+
+# /etc entries a runtime needs (dynamic loader, name resolution, TLS roots, users): the rest of
+# /etc (shadow, ssh keys, credentials of host services) stays invisible.
+ETC_FILES = (
+    "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "nsswitch.conf", "hosts", "resolv.conf",
+    "host.conf", "gai.conf", "ssl", "ca-certificates", "ca-certificates.conf", "pki",
+    "crypto-policies", "passwd", "group", "alternatives", "mime.types", "protocols", "services",
+    "localtime",
+)
+SYSTEM_DIRS = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")
+
+
+class InvalidEntrypoint(Exception):
+    """A provided.* function without an executable bootstrap (Runtime.InvalidEntrypoint)."""
+
+
+@dataclass(frozen=True)
+class SandboxMode:
+    name: str  # 'bubblewrap' | 'fallback'
+    bwrap: str | None
+    version: str | None
+    reason: str  # why this mode (what failed, for the fallback)
+    tmpfs_size: bool = False
+
+
+def _probe_bwrap(bwrap: str) -> tuple[bool, str, bool]:
+    """Can bwrap create our namespaces here? (ok, detail, supports tmpfs --size)."""
+    base = [bwrap, "--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID),
+            "--unshare-pid", "--unshare-ipc", "--die-with-parent", "--new-session",
+            "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev"]
+    try:
+        r = subprocess.run(base + ["--size", "1048576", "--tmpfs", "/tmp", "true"],
+                           capture_output=True, text=True, timeout=10, stdin=subprocess.DEVNULL)
+        if r.returncode == 0:
+            return True, "", True
+        r2 = subprocess.run(base + ["--tmpfs", "/tmp", "true"], capture_output=True, text=True,
+                            timeout=10, stdin=subprocess.DEVNULL)
+        if r2.returncode == 0:
+            return True, "", False
+        return False, (r.stderr or r2.stderr).strip(), False
+    except (OSError, subprocess.SubprocessError) as e:
+        return False, str(e), False
+
+
+@functools.lru_cache(maxsize=1)
+def detect_mode() -> SandboxMode:
+    """Which backend this machine supports; probed once per process.
+
+    LAMBDACTL_SANDBOX=fallback forces the weaker mode (tests, machines where bwrap misbehaves).
+    """
+    if os.environ.get("LAMBDACTL_SANDBOX") == "fallback":
+        return SandboxMode("fallback", None, None, "forced by LAMBDACTL_SANDBOX=fallback")
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        return SandboxMode("fallback", None, None,
+                           "bubblewrap (bwrap) is not installed; install the 'bubblewrap' package")
+    try:
+        version = subprocess.run([bwrap, "--version"], capture_output=True, text=True,
+                                 timeout=10).stdout.strip().removeprefix("bubblewrap ")
+    except (OSError, subprocess.SubprocessError):
+        version = None
+    ok, detail, sized = _probe_bwrap(bwrap)
+    if not ok:
+        return SandboxMode("fallback", None, version,
+                           f"bwrap cannot create user namespaces here: {detail}")
+    return SandboxMode("bubblewrap", bwrap, version, "", sized)
+
+
+def interpreter_view(info: RuntimeInfo) -> tuple[str | None, list[str]]:
+    """(the interpreter's path inside the sandbox, the bind arguments that make it visible).
+
+    An interpreter installed outside /usr (pyenv, uv, nvm: usually under the user's home) is
+    shown at /var/lang, where Lambda keeps its own, so the home directory stays invisible.
+    Shared-library builds still load: Lambda's LD_LIBRARY_PATH starts with /var/lang/lib.
+    """
+    if info.executable is None:
+        return None, []
+    exe = info.executable
+    if info.prefix is None:
+        return str(exe), []
+    try:
+        rel = exe.relative_to(info.prefix)
+    except ValueError:
+        return str(exe), ["--ro-bind", str(info.prefix), str(info.prefix)]
+    return f"{LANG_DIR}/{rel}", ["--ro-bind", str(info.prefix), LANG_DIR]
+
+
+def bootstrap_argv(spec: SandboxSpec, info: RuntimeInfo, layout: Layout,
+                   executable: str | None = None) -> list[str]:
+    """The runtime process's argv, in the sandbox's own paths."""
+    rt = layout.runtime_dir
+    exe = executable or (str(info.executable) if info.executable else "")
+    if info.kind == "python":
+        # -I: no PYTHON* variables, no user site; -S: no site-packages or .pth hooks of the host.
+        return [exe, "-I", "-S", f"{rt}/python_bootstrap.py", layout.opt_dir]
+    if info.kind == "node":
+        return [exe, f"{rt}/node_bootstrap.js"]
+    for host_dir, inside in ((spec.task_root, layout.task_dir),
+                             (spec.opt_root, layout.opt_dir)):
+        if host_dir is None:
+            continue
+        p = host_dir / "bootstrap"
+        if p.is_file() and os.stat(p).st_mode & 0o111:
+            return [f"{inside}/bootstrap"]
+    raise InvalidEntrypoint(
+        f"Couldn't find valid bootstrap(s): [{layout.task_dir}/bootstrap {layout.opt_dir}/bootstrap]")
+
+
+def _system_binds() -> list[str]:
+    args = ["--ro-bind", "/usr", "/usr"]
+    for d in SYSTEM_DIRS:
+        p = Path("/") / d
+        if p.is_symlink():
+            args += ["--symlink", os.readlink(p), str(p)]
+        elif p.is_dir():
+            args += ["--ro-bind", str(p), str(p)]
+    for name in ETC_FILES:
+        args += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
+    return args
+
+
+def bwrap_argv(mode: SandboxMode, spec: SandboxSpec, binds: list[str], inner: list[str]
+               ) -> list[str]:
+    """The full bubblewrap command line for a spec (pure apart from looking at / for symlinks)."""
+    assert mode.bwrap is not None
+    args = [mode.bwrap, "--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID),
+            "--unshare-pid", "--unshare-ipc", "--die-with-parent", "--new-session"]
+    # No uts/cgroup namespaces: they hide nothing a function could misuse (the hostname, its own
+    # cgroup path) and each costs 2-3 ms of every cold start.
+    args += _system_binds() + binds
+    args += ["--proc", "/proc", "--dev", "/dev"]
+    if mode.tmpfs_size:
+        args += ["--size", str(spec.tmp_mb * 1024 * 1024)]
+    args += ["--tmpfs", "/tmp", "--dir", "/var",
+             "--ro-bind", str(spec.task_root), TASK_DIR,
+             "--ro-bind", str(BOOTSTRAPS_DIR), RUNTIME_DIR]
+    if spec.opt_root is not None:
+        args += ["--ro-bind", str(spec.opt_root), OPT_DIR]
+    else:
+        args += ["--dir", OPT_DIR]
+    args += ["--chdir", TASK_DIR, "--"]
+    return args + inner
+
+
+def _limits(spec: SandboxSpec, fsize_bytes: int | None, cgroup: Cgroup | None) -> None:
+    """Runs in the child between fork and exec: only async-signal-safe-ish syscalls."""
+    resource.setrlimit(resource.RLIMIT_NOFILE, (spec.max_files, spec.max_files))
+    resource.setrlimit(resource.RLIMIT_NPROC, (spec.max_processes, spec.max_processes))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    if fsize_bytes is not None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (fsize_bytes, fsize_bytes))
+    if cgroup is not None:
+        cgroup.join_self()
+    # The caller may ignore SIGPIPE/SIGINT (Python sets SIGPIPE to SIG_IGN): restore defaults.
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+
+
+@dataclass
+class Launched:
+    """A started sandbox: the root process and what is needed to clean it up."""
+
+    proc: subprocess.Popen[bytes]
+    mode: SandboxMode
+    cgroup: Cgroup | None
+    private_tmp: Path | None
+    marker: str  # an environment entry every process of the tree inherits (for sweeps)
+
+    def cleanup_files(self) -> None:
+        if self.cgroup is not None:
+            self.cgroup.remove()
+        if self.private_tmp is not None:
+            shutil.rmtree(self.private_tmp, ignore_errors=True)
+
+
+def launch(spec: SandboxSpec, info: RuntimeInfo, runtime_api: str,
+           mode: SandboxMode | None = None) -> Launched:
+    """Start the runtime of `spec` confined by the best backend available.
+
+    Raises InvalidEntrypoint for a provided.* function without a bootstrap.
+    """
+    mode = mode or detect_mode()
+    private_tmp: Path | None = None
+    if mode.name == "bubblewrap":
+        layout = LAMBDA_LAYOUT
+        exe, binds = interpreter_view(info)
+        inner = bootstrap_argv(spec, info, layout, exe)
+        argv = bwrap_argv(mode, spec, binds, inner)
+        cwd = "/"
+        fsize = None if mode.tmpfs_size else spec.tmp_mb * 1024 * 1024
+    else:
+        layout = Layout(task_dir=str(spec.task_root),
+                        opt_dir=str(spec.opt_root) if spec.opt_root else "/opt",
+                        runtime_dir=str(BOOTSTRAPS_DIR))
+        argv = bootstrap_argv(spec, info, layout)  # may raise InvalidEntrypoint: nothing made yet
+        private_tmp = Path(tempfile.mkdtemp(prefix="lambdactl-tmp-"))
+        os.chmod(private_tmp, 0o700)
+        layout = dataclasses.replace(layout, tmp_dir=str(private_tmp))
+        cwd = str(spec.task_root)
+        # No tmpfs to size: bound each file written instead (weaker: not the total).
+        fsize = spec.tmp_mb * 1024 * 1024
+    env = build_environment(spec, runtime_api, layout)
+    cgroup = create_cgroup(f"env-{uuid.uuid4().hex[:12]}", max_pids=spec.max_processes)
+    marker = f"AWS_LAMBDA_RUNTIME_API={runtime_api}"
+    try:
+        proc = subprocess.Popen(
+            argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, start_new_session=True, close_fds=True,
+            preexec_fn=functools.partial(_limits, spec, fsize, cgroup),
+        )
+    except BaseException:
+        if cgroup is not None:
+            cgroup.remove()
+        if private_tmp is not None:
+            shutil.rmtree(private_tmp, ignore_errors=True)
+        raise
+    return Launched(proc, mode, cgroup, private_tmp, marker)

@@ -1,0 +1,317 @@
+"""Watching a launched sandbox: its output, its resident memory, its exit, and its death.
+
+Owns: one pump thread per environment that reads stdout/stderr without ever letting a fast
+printer block (and keeps only a bounded head and tail of it), samples the process tree's resident
+memory (kill on excess, remember the peak), a waiter that decodes how the runtime ended
+(`exit status N` / `signal: killed`, as Lambda words it) and killing the WHOLE tree, verified.
+Must not know about the Runtime API, invocations or the registry.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import selectors
+import signal
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from lambdactl.runtime.sandbox import Launched
+
+LOG_HEAD_BYTES = 256 * 1024
+LOG_TAIL_BYTES = 256 * 1024
+PIPE_SIZE_BYTES = 1024 * 1024
+SAMPLE_FAST_S = 0.005  # while INIT or an invocation runs
+SAMPLE_SLOW_S = 0.1  # idle between invocations
+KILL_WAIT_S = 5.0
+PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
+
+# Go's signal names: Lambda's messages come from a Go supervisor ("signal: killed").
+SIGNAL_TEXT = {
+    signal.SIGKILL: "killed", signal.SIGTERM: "terminated", signal.SIGSEGV: "segmentation fault",
+    signal.SIGABRT: "aborted", signal.SIGINT: "interrupt", signal.SIGBUS: "bus error",
+    signal.SIGFPE: "floating point exception", signal.SIGILL: "illegal instruction",
+    signal.SIGHUP: "hangup", signal.SIGQUIT: "quit", signal.SIGPIPE: "broken pipe",
+    signal.SIGUSR1: "user defined signal 1", signal.SIGUSR2: "user defined signal 2",
+    signal.SIGTRAP: "trace/breakpoint trap", signal.SIGXCPU: "CPU time limit exceeded",
+    signal.SIGXFSZ: "file size limit exceeded", signal.SIGALRM: "alarm clock",
+}
+
+
+def exit_text(returncode: int, *, bwrap: bool) -> str:
+    """`exit status N` or `signal: NAME`, from a Popen returncode (bwrap reports 128+signal)."""
+    sig = None
+    if returncode < 0:
+        sig = -returncode
+    elif bwrap and 128 < returncode <= 128 + 64:
+        sig = returncode - 128
+    if sig is not None:
+        try:
+            name = SIGNAL_TEXT.get(signal.Signals(sig), f"signal {sig}")
+        except ValueError:
+            name = f"signal {sig}"
+        return f"signal: {name}"
+    return f"exit status {returncode}"
+
+
+class LogBuffer:
+    """The output of one invocation: its first and last bytes, and how many were dropped."""
+
+    def __init__(self, head_bytes: int = LOG_HEAD_BYTES, tail_bytes: int = LOG_TAIL_BYTES) -> None:
+        self.head = bytearray()
+        self.tail = bytearray()
+        self.head_bytes, self.tail_bytes = head_bytes, tail_bytes
+        self.total = 0
+
+    def write(self, data: bytes) -> None:
+        self.total += len(data)
+        room = self.head_bytes - len(self.head)
+        if room > 0:
+            self.head += data[:room]
+            data = data[room:]
+        if data:
+            self.tail += data
+            if len(self.tail) > 2 * self.tail_bytes:  # trim in batches, not per write
+                del self.tail[: len(self.tail) - self.tail_bytes]
+
+    def getvalue(self) -> bytes:
+        tail = self.tail[-self.tail_bytes:] if self.tail_bytes else b""
+        dropped = self.total - len(self.head) - len(tail)
+        if dropped <= 0:
+            return bytes(self.head + tail)
+        note = f"\n[lambdactl: {dropped} bytes of output dropped]\n".encode()
+        return bytes(self.head) + note + bytes(tail)
+
+
+def _children(pid: int) -> list[int]:
+    out: list[int] = []
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return out
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/children", "rb") as f:
+                out.extend(int(x) for x in f.read().split())
+        except OSError:
+            pass
+    return out
+
+
+def descendants(root: int) -> list[int]:
+    """root and every process below it (via /proc/PID/task/TID/children)."""
+    seen = [root]
+    i = 0
+    while i < len(seen):
+        seen.extend(c for c in _children(seen[i]) if c not in seen)
+        i += 1
+    return seen
+
+
+def _rss_bytes(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/statm", "rb") as f:
+            return int(f.read().split()[1]) * PAGE_BYTES
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def _pss_bytes(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", "rb") as f:
+            for line in f:
+                if line.startswith(b"Pss:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, IndexError, ValueError):
+        pass
+    return _rss_bytes(pid)
+
+
+def pids_with_marker(marker: str) -> list[int]:
+    """Every process whose environment carries `marker` (the fallback's last-resort sweep)."""
+    needle = marker.encode() + b"\0"
+    out = []
+    me = os.getpid()
+    for name in os.listdir("/proc"):
+        if not name.isdigit() or int(name) == me:
+            continue
+        try:
+            with open(f"/proc/{name}/environ", "rb") as f:
+                if needle in f.read():
+                    out.append(int(name))
+        except OSError:
+            pass
+    return out
+
+
+class Supervisor:
+    """Owns a launched sandbox until it is dead and every process of it is gone."""
+
+    def __init__(self, launched: Launched, memory_limit_bytes: int,
+                 on_exit: Callable[[], None] | None = None) -> None:
+        self.launched = launched
+        self.proc = launched.proc
+        self.pid = launched.proc.pid
+        self.bwrap = launched.mode.name == "bubblewrap"
+        self.memory_limit_bytes = memory_limit_bytes
+        self.on_exit = on_exit
+        self.peak_rss_bytes = 0
+        self.kill_reason: str | None = None  # 'oom' | 'timeout' | 'shutdown' | 'exit'
+        self.returncode: int | None = None
+        self.exited = threading.Event()
+        self.interval = SAMPLE_FAST_S
+        self._lock = threading.Lock()  # guards reads of the pipes and the current buffer
+        self._buf = LogBuffer()
+        self._fds: list[int] = []
+        for stream in (self.proc.stdout, self.proc.stderr):
+            assert stream is not None
+            fd = stream.fileno()
+            with contextlib.suppress(OSError):
+                fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_SIZE_BYTES)
+            os.set_blocking(fd, False)
+            self._fds.append(fd)
+        self._pump = threading.Thread(target=self._pump_loop, daemon=True,
+                                      name=f"sbx-pump-{self.pid}")
+        self._waiter = threading.Thread(target=self._wait_loop, daemon=True,
+                                        name=f"sbx-wait-{self.pid}")
+        self._pump.start()
+        self._waiter.start()
+
+    # -- output -----------------------------------------------------------------------------
+
+    def _read_available(self, fd: int) -> bool:
+        """Read what the pipe holds now into the current buffer; False at EOF. Lock held."""
+        while True:
+            try:
+                data = os.read(fd, PIPE_SIZE_BYTES)
+            except BlockingIOError:
+                return True
+            except OSError:
+                return False
+            if not data:
+                return False
+            self._buf.write(data)
+
+    def take_output(self) -> bytes:
+        """Everything printed so far that no earlier call took (bounded), and start afresh.
+
+        Output written before the runtime posted its response is already in the pipe when this
+        runs, so draining here attributes it to the right invocation.
+        """
+        with self._lock:
+            for fd in list(self._fds):
+                self._read_available(fd)
+            buf, self._buf = self._buf, LogBuffer()
+        return buf.getvalue()
+
+    def _pump_loop(self) -> None:
+        sel = selectors.DefaultSelector()
+        for fd in self._fds:
+            sel.register(fd, selectors.EVENT_READ)
+        next_sample = 0.0
+        try:
+            while sel.get_map():
+                for key, _ in sel.select(self.interval):
+                    with self._lock:
+                        if not self._read_available(key.fd):
+                            sel.unregister(key.fd)
+                            self._fds.remove(key.fd)
+                now = time.monotonic()
+                if now >= next_sample and not self.exited.is_set():
+                    self.sample()
+                    next_sample = now + self.interval
+        finally:
+            sel.close()
+
+    # -- memory -----------------------------------------------------------------------------
+
+    def tree(self) -> list[int]:
+        """Live pids of the sandbox (cgroup when we have one: it sees escaped processes too)."""
+        if self.launched.cgroup is not None:
+            return self.launched.cgroup.procs()
+        return descendants(self.pid) if self.returncode is None else []
+
+    def sample(self) -> int:
+        """Resident memory of the tree now; kills the tree when over the limit.
+
+        Each page must count once: a memory cgroup's statistics do that; without one, a single
+        process's RSS is exact and several processes are summed by PSS (RSS would count the
+        copy-on-write pages of forked children once per child).
+        """
+        cg = self.launched.cgroup
+        rss = cg.memory_bytes() if cg is not None else None
+        if rss is None:
+            pids = self.tree()
+            if self.bwrap:
+                # bwrap's own two processes are our machinery, not the function's memory.
+                pids = [p for p in pids if p != self.pid and not _is_bwrap(p)]
+            rss = _rss_bytes(pids[0]) if len(pids) == 1 else sum(_pss_bytes(p) for p in pids)
+        if rss > self.peak_rss_bytes:
+            self.peak_rss_bytes = rss
+        if rss > self.memory_limit_bytes and self.kill_reason is None:
+            self.kill("oom")
+        return rss
+
+    # -- exit and death ---------------------------------------------------------------------
+
+    def _wait_loop(self) -> None:
+        rc = self.proc.wait()
+        self.returncode = rc
+        # The runtime is gone: nothing else of the tree may outlive it (Lambda resets it all).
+        self._kill_tree()
+        self.exited.set()
+        if self.on_exit is not None:
+            self.on_exit()
+
+    def exit_text(self) -> str:
+        if self.kill_reason in ("oom", "timeout", "shutdown"):
+            return "signal: killed"
+        assert self.returncode is not None
+        return exit_text(self.returncode, bwrap=self.bwrap)
+
+    def _kill_tree(self) -> None:
+        for _ in range(200):
+            pids = set(self.tree())
+            if self.returncode is None:
+                pids.update(descendants(self.pid))
+            if not self.bwrap and self.launched.cgroup is None:
+                with contextlib.suppress(OSError):
+                    os.killpg(self.pid, signal.SIGKILL)
+                if self.returncode is not None:
+                    pids.update(pids_with_marker(self.launched.marker))
+            pids.discard(os.getpid())
+            if not pids:
+                return
+            for p in pids:
+                with contextlib.suppress(OSError):
+                    os.kill(p, signal.SIGKILL)
+            time.sleep(0.002)
+
+    def kill(self, reason: str) -> None:
+        """SIGKILL the whole tree and wait until it is gone (the root reaped, nothing left)."""
+        with self._lock:
+            if self.kill_reason is None:
+                self.kill_reason = reason
+        self._kill_tree()
+        self.exited.wait(KILL_WAIT_S)
+
+    def close(self) -> None:
+        """Kill if still running, then release pipes, the cgroup and the private /tmp."""
+        if not self.exited.is_set():
+            self.kill("shutdown")
+        self._pump.join(KILL_WAIT_S)
+        for stream in (self.proc.stdout, self.proc.stderr):
+            if stream is not None:
+                with contextlib.suppress(OSError):
+                    stream.close()
+        self.launched.cleanup_files()
+
+
+def _is_bwrap(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/comm").read_bytes().strip() == b"bwrap"
+    except OSError:
+        return False

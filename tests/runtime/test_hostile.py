@@ -1,0 +1,285 @@
+"""Hostile functions are contained, leave no process behind, and the next environment works.
+
+Every test here runs through `make_env`, whose teardown fails if any process carrying the
+environment's Runtime API address survives. Each test also starts a fresh environment on the same
+code and checks it serves a normal request.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import resource
+import time
+
+import pytest
+
+from lambdactl.runtime.sandbox import SandboxMode
+
+HOSTILE_APP = r'''
+import errno, json, os, signal, subprocess, sys, time
+
+def ok(event, context):
+    return "fine"
+
+def loop(event, context):
+    while True:
+        pass
+
+def sigterm_children(event, context):
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    code = ("import os, signal, time\n"
+            "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+            "os.setsid()\n"
+            "if os.fork() == 0:\n"  # a double-forked grandchild in its own session
+            "    while True: time.sleep(0.01)\n"
+            "while True: pass\n")
+    for _ in range(3):
+        subprocess.Popen([sys.executable, "-c", code])
+    time.sleep(0.3)
+    while True:
+        pass
+
+def memory_hog(event, context):
+    hog = []
+    while True:
+        hog.append(bytearray(8 * 1024 * 1024))
+
+def fork_count(event, context):
+    pids, failure = [], None
+    for _ in range(event.get("n", 2000)):
+        try:
+            pid = os.fork()
+        except OSError as e:
+            failure = errno.errorcode[e.errno]
+            break
+        if pid == 0:
+            time.sleep(30)
+            os._exit(0)
+        pids.append(pid)
+    for p in pids:
+        os.kill(p, signal.SIGKILL)
+        os.waitpid(p, 0)
+    return {"forked": len(pids), "failure": failure}
+
+def fork_bomb(event, context):
+    while True:
+        try:
+            os.fork()
+        except OSError:
+            pass
+
+def fill_tmp(event, context):
+    st = os.statvfs("/tmp") if os.environ.get("TMPDIR") is None else None
+    path = os.path.join(os.environ.get("TMPDIR", "/tmp"), "big")
+    written = 0
+    chunk = b"x" * (1024 * 1024)
+    try:
+        with open(path, "wb") as f:
+            while written < event["mb"] * 1024 * 1024:
+                f.write(chunk)
+                f.flush()
+                written += len(chunk)
+    except OSError as e:
+        os.unlink(path)
+        return {"error": errno.errorcode[e.errno], "written_mb": written // (1024 * 1024),
+                "tmp_total_mb": st and st.f_blocks * st.f_frsize // (1024 * 1024)}
+    return {"error": None, "written_mb": written // (1024 * 1024)}
+
+def many_files(event, context):
+    files = []
+    try:
+        for _ in range(5000):
+            files.append(open("/dev/null"))
+    except OSError as e:
+        return {"opened": len(files), "error": errno.errorcode[e.errno]}
+    return {"opened": len(files), "error": None}
+
+def flood(event, context):
+    line = (b"y" * 1023) + b"\n"
+    block = line * 1024
+    for _ in range(event["mb"]):
+        sys.stdout.buffer.write(block)
+    sys.stdout.flush()
+    return "flooded"
+
+def exit_mid_invoke(event, context):
+    print("about to exit")
+    os._exit(3)
+
+def snoop(event, context):
+    seen = {}
+    for p in event["paths"]:
+        try:
+            seen[p] = sorted(os.listdir(p)) if os.path.isdir(p) else len(open(p, "rb").read())
+        except OSError as e:
+            seen[p] = errno.errorcode[e.errno]
+    return seen
+
+def write_code(event, context):
+    out = {}
+    for p in ("/var/task/new.py", "/var/task/app.py", os.environ["LAMBDA_TASK_ROOT"] + "/x"):
+        try:
+            with open(p, "a") as f:
+                f.write("pwned")
+            out[p] = "written"
+        except OSError as e:
+            out[p] = errno.errorcode[e.errno]
+    return out
+'''
+
+FILES = {"app.py": HOSTILE_APP}
+FALLBACK = SandboxMode("fallback", None, None, "forced by the test")
+
+
+def assert_fresh_env_works(make_env, **kw):
+    env = make_env(FILES, handler="app.ok", **kw)
+    out = env.invoke(b"{}")
+    assert out.status == "success" and out.payload == b'"fine"', out
+
+
+@pytest.mark.parametrize("env_mode", [None, FALLBACK], ids=["detected", "fallback"])
+def test_infinite_loop_times_out(make_env, env_mode):
+    env = make_env(FILES, handler="app.loop", timeout_s=1, env_mode=env_mode)
+    t0 = time.monotonic()
+    out = env.invoke(b"{}", request_id="loop-1")
+    assert time.monotonic() - t0 < 3
+    assert out.status == "timeout" and out.function_error == "Unhandled"
+    assert json.loads(out.payload) == {
+        "errorType": "Sandbox.Timedout",
+        "errorMessage": "RequestId: loop-1 Error: Task timed out after 1.00 seconds"}
+    assert re.search(rb"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z loop-1 Task timed out after "
+                     rb"1\.00 seconds$", out.log, re.M), out.log
+    assert not out.environment_reusable and env.state.value == "Dead"
+    assert "Status: timeout" in out.report_line(128)
+    with pytest.raises(Exception, match="Dead"):
+        env.invoke(b"{}")
+    assert_fresh_env_works(make_env, env_mode=env_mode)
+
+
+@pytest.mark.parametrize("env_mode", [None, FALLBACK], ids=["detected", "fallback"])
+def test_sigterm_ignoring_children_are_all_killed(make_env, env_mode):
+    env = make_env(FILES, handler="app.sigterm_children", timeout_s=1.5, env_mode=env_mode)
+    out = env.invoke(b"{}")
+    assert out.status == "timeout"
+    assert_fresh_env_works(make_env, env_mode=env_mode)
+    # make_env's teardown checks /proc: no child, grandchild or setsid escapee may survive.
+
+
+def test_memory_hog_is_killed_and_measured(make_env):
+    env = make_env(FILES, handler="app.memory_hog", memory_mb=128, timeout_s=20)
+    out = env.invoke(b"{}", request_id="hog")
+    assert out.status == "oom"
+    assert out.error_type == "Runtime.ExitError"
+    assert json.loads(out.payload) == {
+        "errorType": "Runtime.ExitError",
+        "errorMessage": "RequestId: hog Error: Runtime exited with error: signal: killed"}
+    assert out.max_memory_mb >= 128
+    assert b"Runtime.ExitError" in out.log
+    assert_fresh_env_works(make_env, memory_mb=128)
+
+
+def test_process_limit_applies_inside(make_env):
+    env = make_env(FILES, handler="app.fork_count", timeout_s=30,
+                   memory_mb=2048)  # 1000 forked Pythons copy ~100 KB each
+    out = env.invoke(json.dumps({"n": 2000}).encode())
+    doc = json.loads(out.payload)
+    if os.geteuid() == 0 and doc["failure"] is None:
+        pytest.skip("running as root without a writable pids cgroup: no process limit here")
+    assert doc["failure"] == "EAGAIN"
+    assert 900 < doc["forked"] < 1024
+    # the caller itself can still start processes
+    assert os.system("true") == 0
+
+
+def test_fork_bomb_is_contained(make_env):
+    env = make_env(FILES, handler="app.fork_bomb", timeout_s=2)
+    out = env.invoke(b"{}")
+    assert out.status in ("timeout", "crash", "oom")
+    assert os.system("true") == 0
+    assert_fresh_env_works(make_env)
+
+
+def test_filling_tmp_stops_at_its_size(make_env, mode):
+    env = make_env(FILES, handler="app.fill_tmp", tmp_mb=16, timeout_s=20, memory_mb=512)
+    out = env.invoke(json.dumps({"mb": 64}).encode())
+    doc = json.loads(out.payload)
+    if out.status == "oom":
+        pytest.fail(f"/tmp pages were charged as memory: {out}")
+    assert doc["error"] in ("ENOSPC", "EFBIG"), doc
+    assert doc["written_mb"] <= 16
+    if mode.name == "bubblewrap" and mode.tmpfs_size:
+        assert doc["tmp_total_mb"] == 16
+    assert_fresh_env_works(make_env)
+
+
+def test_opening_5000_files_hits_the_limit_inside_only(make_env):
+    env = make_env(FILES, handler="app.many_files")
+    doc = json.loads(env.invoke(b"{}").payload)
+    assert doc["error"] == "EMFILE"
+    assert 1000 < doc["opened"] < 1024
+    host_fds = [os.open(os.devnull, os.O_RDONLY) for _ in range(64)]  # the caller is unaffected
+    for fd in host_fds:
+        os.close(fd)
+    assert env.invoke(b"{}").status == "success"  # and the environment keeps serving
+
+
+def test_printing_200_mb_is_capped(make_env):
+    env = make_env(FILES, handler="app.flood", timeout_s=60)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    out = env.invoke(json.dumps({"mb": 200}).encode())
+    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert out.status == "success" and out.payload == b'"flooded"'
+    assert len(out.log) < 1024 * 1024
+    m = re.search(rb"\[lambdactl: (\d+) bytes of output dropped\]", out.log)
+    assert m and int(m.group(1)) > 190 * 1024 * 1024
+    assert out.log.endswith(b"y\n")
+    assert grown_mb < 64, f"caller grew {grown_mb:.0f} MB"
+    assert env.invoke(json.dumps({"mb": 0}).encode()).log == b""  # nothing spills over
+
+
+@pytest.mark.parametrize("env_mode", [None, FALLBACK], ids=["detected", "fallback"])
+def test_os_exit_mid_invoke(make_env, env_mode):
+    env = make_env(FILES, handler="app.exit_mid_invoke", env_mode=env_mode)
+    out = env.invoke(b"{}", request_id="ex")
+    assert out.status == "crash" and out.error_type == "Runtime.ExitError"
+    assert json.loads(out.payload)["errorMessage"] == (
+        "RequestId: ex Error: Runtime exited with error: exit status 3")
+    assert out.log.startswith(b"about to exit\n")
+    assert "Status: error\tError Type: Runtime.ExitError" in out.report_line(128)
+    assert not out.environment_reusable
+    assert_fresh_env_works(make_env, env_mode=env_mode)
+
+
+def test_cannot_see_registry_other_code_or_home(make_env, bwrap_only, tmp_path, cache):
+    home = tmp_path / "lambdactl-home"
+    (home / "code").mkdir(parents=True)
+    (home / "registry.db").write_bytes(b"SQLite format 3\0")
+    other = make_env({"secret.py": "TOKEN = 'other function'\n", "app.py": "x=1\n"},
+                     start=False)
+    paths = [str(home), str(home / "registry.db"), str(other.spec.task_root), str(cache),
+             os.path.expanduser("~"), "/root", "/etc/shadow", "/home"]
+    env = make_env(FILES, handler="app.snoop")
+    seen = json.loads(env.invoke(json.dumps({"paths": paths}).encode()).payload)
+    for p in paths:
+        assert seen[p] == "ENOENT", (p, seen[p])
+
+
+def test_code_is_read_only(make_env, bwrap_only):
+    env = make_env(FILES, handler="app.write_code")
+    seen = json.loads(env.invoke(b"{}").payload)
+    # creating is refused by the read-only mount; an existing 0444 file fails its mode check first
+    assert seen["/var/task/new.py"] == "EROFS" and seen["/var/task/x"] == "EROFS", seen
+    assert seen["/var/task/app.py"] in ("EACCES", "EROFS"), seen
+    assert (env.spec.task_root / "app.py").read_text() == HOSTILE_APP
+
+
+def test_fallback_private_tmp_and_cleanup(make_env):
+    env = make_env(FILES, handler="app.fill_tmp", tmp_mb=8, env_mode=FALLBACK, memory_mb=512)
+    doc = json.loads(env.invoke(json.dumps({"mb": 4}).encode()).payload)
+    assert doc == {"error": None, "written_mb": 4}
+    tmp = env.supervisor.launched.private_tmp
+    assert tmp is not None and tmp.is_dir()
+    env.shutdown()
+    assert not tmp.exists()
