@@ -118,5 +118,40 @@ def m002_control_plane(db: Database) -> None:
     db.execute("CREATE INDEX leases_function ON leases(function)")
 
 
-MIGRATIONS: list[Callable[[Database], None]] = [m001_functions, m002_control_plane]
+def m003_logs_and_metrics(db: Database) -> None:
+    """Each invocation's log (START .. REPORT) and its metrics."""
+    db["log_events"].create(
+        {
+            "id": int,
+            "log_group": str,
+            "log_stream": str,
+            "request_id": str,
+            "timestamp": float,  # epoch seconds of the invocation's start
+            "message": bytes,  # the framed log, bounded by the engine's output cap
+        },
+        pk="id",
+        not_null={"log_group", "log_stream", "timestamp", "message"},
+    )
+    db.execute("CREATE INDEX log_events_group_time ON log_events(log_group, timestamp)")
+    db["invocations"].create(
+        {
+            "request_id": str,
+            "function": str,
+            "version": str,
+            "timestamp": float,
+            "duration_ms": float,
+            "billed_ms": int,
+            "init_ms": float,
+            "max_memory_mb": int,
+            "memory_mb": int,
+            "status": str,  # success | error | timeout | crash | oom
+            "error_type": str,
+        },
+        pk="request_id",
+        not_null={"function", "version", "timestamp", "duration_ms", "status"},
+    )
+    db.execute("CREATE INDEX invocations_function_time ON invocations(function, timestamp)")
+
+
+MIGRATIONS: list[Callable[[Database], None]] = [m001_functions, m002_control_plane, m003_logs_and_metrics]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -29,6 +29,7 @@ OPERATIONS: dict[str, tuple[str, str]] = {
     "UntagResource": ("tags", "untag_resource"),
     "ListTags": ("tags", "list_tags"),
     "GetAccountSettings": ("account", "get_account_settings"),
+    "Invoke": ("invoke", "invoke"),
     # versions and aliases
     "PublishVersion": ("versions", "publish_version"),
     "ListVersionsByFunction": ("versions", "list_versions_by_function"),

@@ -1,0 +1,100 @@
+"""lambdactl's own commands beside the `aws lambda` ones: `logs tail` and `doctor`.
+
+Thin like the rest of the CLI: read options, call the library, print.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Annotated
+
+import typer
+
+from ._errors import ExitStatus
+
+
+def _service(home: str | None) -> object:
+    from ..service import Service
+    from ..settings import Settings
+
+    return Service(Settings.load(home))
+
+
+def register(app: typer.Typer) -> None:
+    logs_app = typer.Typer(help="Read the logs of invocations (CloudWatch Logs, kept locally).", no_args_is_help=True)
+
+    @logs_app.command("tail")
+    def tail(
+        function_name: Annotated[str, typer.Argument(help="Function name or ARN (its log group is /aws/lambda/NAME).")],
+        follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new events as they arrive.")] = False,
+        since: Annotated[str, typer.Option("--since", help="How far back to start: 10m, 2h, 1d or an ISO-8601 time.")] = "10m",
+        log_group: Annotated[str | None, typer.Option("--log-group", help="Read this log group instead.")] = None,
+        home: Annotated[str | None, typer.Option("--home", help="The registry directory.")] = None,
+    ) -> None:
+        """Print the log events of a function, oldest first, like `aws logs tail`."""
+        from ..errors import LambdaError
+        from ..service import logs
+        from ..service.functions import load_version, resolve_function_name
+
+        svc = _service(home)
+        try:
+            name, _ = resolve_function_name(svc, function_name)  # type: ignore[arg-type]
+            group = log_group
+            if group is None:
+                stored = load_version(svc, name, "$LATEST")  # type: ignore[arg-type]
+                group = stored.get("LoggingConfig", {}).get("LogGroup") or f"/aws/lambda/{name}"
+            start = logs.parse_since(since)
+        except LambdaError as exc:
+            from ._errors import service_error
+
+            raise typer.Exit(service_error(exc.code, "FilterLogEvents", exc.message)) from None
+        except ValueError as exc:
+            typer.echo(f"lambdactl: error: {exc}", err=True)
+            raise typer.Exit(ExitStatus.USAGE) from None
+        last = 0
+        out = sys.stdout.buffer
+        try:
+            while True:
+                for event_id, stream, _ts, message in logs.events(svc, group, since=start, after_id=last):  # type: ignore[arg-type]
+                    for line in message.splitlines(keepends=True):
+                        out.write(f"{stream} ".encode() + line)
+                    last = event_id
+                out.flush()
+                if not follow:
+                    break
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            raise typer.Exit(0) from None
+
+    app.add_typer(logs_app, name="logs")
+
+    @app.command("doctor")
+    def doctor(
+        output: Annotated[str, typer.Option("--output", help="json or text.")] = "text",
+        home: Annotated[str | None, typer.Option("--home", help="The registry directory.")] = None,
+    ) -> None:
+        """Show how functions are sandboxed here and which runtimes were found, and where."""
+        from ..runtime.doctor import report
+        from ..service.invoke import runtime_overrides
+
+        svc = _service(home)
+        data = report(runtime_overrides(svc))  # type: ignore[arg-type]
+        if output == "json":
+            from ._output import render
+
+            render(data, "json")
+            return
+        sb = data["sandbox"]
+        typer.echo(f"sandbox: {sb['mode']}" + (f" ({sb['bubblewrap_version']})" if sb.get("bubblewrap_version") else ""))
+        if sb.get("reason"):
+            typer.echo(f"  why: {sb['reason']}")
+        for key in ("isolation", "tmp_limit", "process_limit", "open_files_limit"):
+            typer.echo(f"  {key.replace('_', ' ')}: {sb[key]}")
+        typer.echo(f"memory: {data['memory']['method']} every {data['memory']['interval_ms']:g} ms")
+        typer.echo("runtimes:")
+        for runtime, info in data["runtimes"].items():
+            if info["found"]:
+                typer.echo(f"  {runtime:<16} {info['version']:<10} {info['executable'] or '(bootstrap in the code or a layer)'}")
+            else:
+                typer.echo(f"  {runtime:<16} missing    searched: {'; '.join(info['searched'])}")

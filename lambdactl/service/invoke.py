@@ -1,0 +1,252 @@
+"""Invoke: qualifier -> admission -> execution environment -> result, the one pipeline every
+caller (the CLI, the server, later event sources) goes through.
+
+Owns Lambda's admission rules (payload size and shape, function state, invocation type), turning
+a function version into a `SandboxSpec`, recording the log and metrics, and the API's result
+shape. How environments are kept (one per call, or a warm pool) is the caller's
+`EnvironmentProvider`; how a sandbox runs is `lambdactl.runtime`'s.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import time
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from .. import limits
+from ..errors import LambdaError, invalid
+from ._validate import Validator
+from .functions import LATEST, _code_sha_hex, arn, resolve_function_name, resolve_version
+
+if TYPE_CHECKING:
+    from ..runtime.environment import ExecutionEnvironment, InvokeOutcome
+    from ..runtime.spec import SandboxSpec
+    from . import Service
+
+INVOCATION_TYPES = ("Event", "RequestResponse", "DryRun")
+LOG_TYPES = ("None", "Tail")
+
+
+class EnvironmentProvider(Protocol):
+    """Where execution environments come from and go back to."""
+
+    def acquire(self, key: tuple[Any, ...], spec: SandboxSpec, runtime: Any) -> ExecutionEnvironment: ...
+
+    def release(self, key: tuple[Any, ...], env: ExecutionEnvironment, outcome: InvokeOutcome) -> None: ...
+
+
+class OneShotProvider:
+    """A fresh environment for every invocation, shut down after it (the CLI's direct path)."""
+
+    def acquire(self, key: tuple[Any, ...], spec: SandboxSpec, runtime: Any) -> ExecutionEnvironment:
+        from ..runtime.environment import ExecutionEnvironment
+
+        return ExecutionEnvironment(spec, runtime)
+
+    def release(self, key: tuple[Any, ...], env: ExecutionEnvironment, outcome: InvokeOutcome) -> None:
+        env.shutdown()
+
+
+def _payload(v: Validator, raw: Any) -> bytes:
+    if raw is None:
+        return b"{}"
+    if isinstance(raw, str):
+        raw = raw.encode("utf-8")
+    if not isinstance(raw, (bytes, bytearray)):
+        raw = json.dumps(raw).encode()
+    data = bytes(raw)
+    if len(data) > limits.MAX_SYNC_PAYLOAD_BYTES:
+        raise LambdaError(
+            "RequestTooLargeException",
+            f"Request must be smaller than {limits.MAX_SYNC_PAYLOAD_BYTES} bytes for the InvokeFunction operation",
+            413,
+        )
+    if not data.strip():
+        return b"{}"
+    try:
+        json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise LambdaError(
+            "InvalidRequestContentException",
+            f"Could not parse request body into json: Could not parse payload into json: {exc}",
+        ) from None
+    return data
+
+
+def _client_context(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if len(value.encode()) > limits.MAX_CLIENT_CONTEXT_B64_BYTES:
+        raise invalid(f"Client context must be at most {limits.MAX_CLIENT_CONTEXT_B64_BYTES} bytes of base64.")
+    try:
+        text = base64.b64decode(value, validate=True).decode("utf-8")
+        doc = json.loads(text)
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise invalid("Client context must be a valid Base64-encoded JSON object.") from None
+    if not isinstance(doc, dict):
+        raise invalid("Client context must be a valid Base64-encoded JSON object.")
+    return text
+
+
+def runtime_overrides(svc: Service) -> dict[str, str]:
+    table = svc.settings.get("runtimes", {}) or {}
+    return {k: str(v) for k, v in table.items() if isinstance(v, str)}
+
+
+def code_root(svc: Service, stored: dict[str, Any]) -> Path:
+    """The function's code, extracted once per digest into the read-only cache."""
+    from ..registry import blobs
+    from ..runtime.codecache import ensure_extracted
+
+    sha = _code_sha_hex(stored)
+    return ensure_extracted(svc.settings.cache_dir / "code", sha, blobs.path_of(svc.settings.code_dir, sha))
+
+
+def opt_root(svc: Service, stored: dict[str, Any]) -> Path | None:
+    """The function's layers merged in order under one tree (later layers win), or None."""
+    layers = stored.get("Layers") or []
+    if not layers:
+        return None
+    from ..registry import blobs
+    from ..runtime.codecache import ensure_extracted, merge_layers
+    from .layers import layer_content
+
+    dirs = []
+    for layer in layers:
+        sha, _ = layer_content(svc, layer["Arn"])
+        dirs.append(ensure_extracted(svc.settings.cache_dir / "layers", sha, blobs.path_of(svc.settings.layers_dir, sha)))
+    return merge_layers(svc.settings.cache_dir / "opt", dirs)
+
+
+def build_spec(svc: Service, stored: dict[str, Any], version: str, *, initialization_type: str = "on-demand") -> SandboxSpec:
+    from ..runtime.logs import log_stream_name
+    from ..runtime.spec import SandboxSpec
+
+    name = stored["FunctionName"]
+    return SandboxSpec(
+        task_root=code_root(svc, stored),
+        opt_root=opt_root(svc, stored),
+        runtime=stored["Runtime"],
+        handler=stored["Handler"],
+        function_name=name,
+        function_arn=arn(svc, name),
+        function_version=version,
+        env=dict((stored.get("Environment") or {}).get("Variables") or {}),
+        memory_mb=int(stored["MemorySize"]),
+        timeout_s=float(stored["Timeout"]),
+        tmp_mb=int(stored.get("EphemeralStorage", {}).get("Size", limits.DEFAULT_EPHEMERAL_MB)),
+        region=svc.region,
+        account_id=svc.account_id,
+        log_group=stored.get("LoggingConfig", {}).get("LogGroup") or f"/aws/lambda/{name}",
+        log_stream=log_stream_name(version),
+        initialization_type=initialization_type,
+    )
+
+
+def environment_key(name: str, version: str, stored: dict[str, Any]) -> tuple[Any, ...]:
+    """What makes two environments interchangeable: the exact code and configuration."""
+    return (name, version, stored["CodeSha256"], stored["RevisionId"])
+
+
+def invoke(svc: Service, req: dict[str, Any]) -> dict[str, Any]:
+    v = Validator(req)
+    v.string("FunctionName", required=True)
+    invocation_type = v.string("InvocationType", enum=INVOCATION_TYPES) or "RequestResponse"
+    log_type = v.string("LogType", enum=LOG_TYPES) or "None"
+    client_context = v.string("ClientContext")
+    v.check()
+    name, qualifier = resolve_function_name(svc, req["FunctionName"], req.get("Qualifier"))
+    payload = _payload(v, req.get("Payload"))
+    context_text = _client_context(client_context)
+    version, stored = resolve_version(svc, name, qualifier, pick=True)
+    state = stored.get("State", "Active")
+    if state == "Pending":
+        raise LambdaError("ResourceConflictException", "The operation cannot be performed at this time. The function is currently in the following state: Pending")
+    if state == "Inactive":
+        raise LambdaError("ResourceNotReadyException", "The function is currently in the following state: Inactive", 502)
+    if invocation_type == "DryRun":
+        return {"StatusCode": 204, "ExecutedVersion": version}
+    if invocation_type == "Event":
+        raise invalid(
+            "lambdactl does not run asynchronous (Event) invocations from the command line yet; "
+            "use --invocation-type RequestResponse."
+        )
+    from ..runtime.discovery import find_runtime
+
+    runtime = find_runtime(stored["Runtime"], runtime_overrides(svc))
+    invoked_arn = arn(svc, name, qualifier if qualifier not in (None,) else None)
+    outcome = run(svc, name, version, stored, payload, client_context=context_text, invoked_arn=invoked_arn, runtime=runtime)
+    result: dict[str, Any] = {"StatusCode": 200}
+    if outcome.function_error:
+        result["FunctionError"] = outcome.function_error
+    if log_type == "Tail":
+        result["LogResult"] = base64.b64encode(outcome_log_tail(outcome)).decode("ascii")
+    result["ExecutedVersion"] = version
+    result["Payload"] = outcome.payload
+    return result
+
+
+def outcome_log_tail(outcome: Any) -> bytes:
+    framed: bytes = getattr(outcome, "framed_log", b"")
+    return framed[-limits.LOG_TAIL_BYTES:]
+
+
+def run(
+    svc: Service,
+    name: str,
+    version: str,
+    stored: dict[str, Any],
+    payload: bytes,
+    *,
+    client_context: str | None,
+    invoked_arn: str,
+    runtime: Any,
+    provider: EnvironmentProvider | None = None,
+) -> InvokeOutcome:
+    """Run one invocation on an environment from `provider` and record its log and metrics."""
+    from ..runtime import logs as platform_logs
+
+    provider = provider or getattr(svc, "environments", None) or OneShotProvider()
+    key = environment_key(name, version, stored)
+    spec = build_spec(svc, stored, version)
+    request_id = str(uuid.uuid4())
+    started = time.time()
+    env = provider.acquire(key, spec, runtime)
+    try:
+        outcome = env.invoke(payload, request_id=request_id, client_context=client_context, invoked_function_arn=invoked_arn)
+    except BaseException:
+        env.shutdown()
+        raise
+    provider.release(key, env, outcome)
+    report = outcome.report_line(spec.memory_mb)
+    framed = platform_logs.framed(request_id, version, outcome.log, report)
+    outcome.framed_log = framed  # type: ignore[attr-defined]
+    from .logs import record
+
+    record(
+        svc,
+        log_group=env.spec.log_group,
+        log_stream=env.spec.log_stream,
+        request_id=request_id,
+        timestamp=started,
+        message=framed,
+        metrics={
+            "function": name,
+            "version": version,
+            "duration_ms": outcome.duration_ms,
+            "billed_ms": platform_logs.billed_ms(outcome.duration_ms),
+            "init_ms": outcome.init_duration_ms,
+            "max_memory_mb": outcome.max_memory_mb,
+            "memory_mb": spec.memory_mb,
+            "status": outcome.status,
+            "error_type": outcome.error_type,
+        },
+    )
+    return outcome
+
+
+__all__ = ["EnvironmentProvider", "OneShotProvider", "build_spec", "invoke", "run", "LATEST"]
