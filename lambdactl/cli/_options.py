@@ -9,6 +9,7 @@ VALUE_OPTIONS: dict[str, str] = {
     "--region": "region",
     "--profile": "profile",
     "--home": "home",
+    "--endpoint-url": "endpoint_url",
     "--cli-binary-format": "cli_binary_format",
     "--color": "color",
     "--cli-input-json": "cli_input_json",
@@ -37,7 +38,7 @@ class GlobalOptions:
     """The global options of one command line (a plain class: dataclasses cost ~7 ms to import)."""
 
     DEFAULTS: dict[str, object] = {
-        "output": None, "query": None, "region": None, "profile": None, "home": None,
+        "output": None, "query": None, "region": None, "profile": None, "home": None, "endpoint_url": None,
         "cli_binary_format": None, "color": "auto", "cli_input_json": None, "cli_input_yaml": None,
         "starting_token": None, "max_items": None, "page_size": None, "cli_read_timeout": None,
         "cli_connect_timeout": None, "debug": False, "no_paginate": False, "no_cli_pager": False,
@@ -48,6 +49,7 @@ class GlobalOptions:
     region: str | None
     profile: str | None
     home: str | None
+    endpoint_url: str | None
     cli_binary_format: str | None
     color: str
     cli_input_json: str | None

@@ -214,14 +214,18 @@ def execute(cmd: CommandSpec, raw: dict[str, Any], opts: GlobalOptions, outfile:
         settings = Settings.load(opts.home, opts.region)
     except LambdaError as exc:
         return other_error(exc.message)
-    svc = Service(settings)
+    svc: Any = _remote_service(opts, settings) or Service(settings)
     started = time.perf_counter()
     _debug(opts, f"Calling {cmd.operation} with {_redact(request)}")
     try:
-        if cmd.paginator and not opts.no_paginate:
-            result = paginate(svc, cmd, request, opts)
-        else:
-            result = svc.call(cmd.operation, request)
+        try:
+            result = _call(svc, cmd, request, opts)
+        except _server_unavailable() as exc:
+            if opts.endpoint_url:
+                return other_error(f"Could not connect to the endpoint URL: \"{opts.endpoint_url}\" ({exc})")
+            _debug(opts, "the server in server.json did not answer; running the command here")
+            svc = Service(settings)
+            result = _call(svc, cmd, request, opts)
     except LambdaError as exc:
         _debug(opts, f"{cmd.operation} failed after {(time.perf_counter() - started) * 1000:.1f} ms: {exc.code}")
         return service_error(exc.code, cmd.operation, exc.message)
@@ -239,6 +243,46 @@ def execute(cmd: CommandSpec, raw: dict[str, Any], opts: GlobalOptions, outfile:
     except BrokenPipeError:
         pass
     return ExitStatus.OK
+
+
+def _call(svc: Any, cmd: CommandSpec, request: dict[str, Any], opts: GlobalOptions) -> dict[str, Any]:
+    if cmd.paginator and not opts.no_paginate:
+        return paginate(svc, cmd, request, opts)
+    result: dict[str, Any] = svc.call(cmd.operation, request)
+    return result
+
+
+def _server_unavailable() -> type[Exception]:
+    from ._remote import ServerUnavailable
+
+    return ServerUnavailable
+
+
+def _remote_service(opts: GlobalOptions, settings: Any) -> Any:
+    """A client of the server to use: --endpoint-url, else a live one named in server.json.
+
+    LAMBDACTL_DIRECT=1 runs commands in this process regardless.
+    """
+    import os
+
+    url = opts.endpoint_url
+    if url is None:
+        if os.environ.get("LAMBDACTL_DIRECT"):
+            return None
+        try:
+            text = (settings.home / "server.json").read_text()
+        except OSError:
+            return None
+        try:
+            info = json.loads(text)
+            os.kill(int(info["pid"]), 0)
+        except (ValueError, KeyError, TypeError, OSError):
+            return None
+        url = info["url"]
+    from ._remote import RemoteService
+
+    _debug(opts, f"sending the command to {url}")
+    return RemoteService(url)
 
 
 def _write_outfile(outfile: str, payload: bytes) -> None:

@@ -23,6 +23,7 @@ from ._spec import CommandSpec, all_commands
 COMMAND_MODULES: tuple[str, ...] = (
     "lambdactl.cli.packaging_cmds",
     "lambdactl.cli.local_cmds",
+    "lambdactl.cli.serve_cmds",
 )
 
 APP_HELP = (
@@ -46,6 +47,7 @@ def _global_params() -> list[inspect.Parameter]:
         opt("region", "--region", "Region used in ARNs (default from config.toml, else us-east-1)."),
         opt("profile", "--profile", "Accepted for AWS CLI compatibility; ignored."),
         opt("home", "--home", "The registry directory (default LAMBDACTL_HOME or the user data dir)."),
+        opt("endpoint_url", "--endpoint-url", "Send the command to this lambdactl server (default: the one in server.json, if running)."),
         opt("cli_binary_format", "--cli-binary-format", "raw-in-base64-out (default) or base64 for blob text."),
         opt("color", "--color", "on, off or auto.", str, "auto"),
         opt("cli_input_json", "--cli-input-json", "The whole request as JSON (file:// allowed); flags override it."),

@@ -14,6 +14,7 @@ import binascii
 import json
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -34,7 +35,7 @@ LOG_TYPES = ("None", "Tail")
 class EnvironmentProvider(Protocol):
     """Where execution environments come from and go back to."""
 
-    def acquire(self, key: tuple[Any, ...], spec: SandboxSpec, runtime: Any) -> ExecutionEnvironment: ...
+    def acquire(self, key: tuple[Any, ...], make_spec: Callable[[], SandboxSpec], runtime: Any) -> ExecutionEnvironment: ...
 
     def release(self, key: tuple[Any, ...], env: ExecutionEnvironment, outcome: InvokeOutcome) -> None: ...
 
@@ -42,10 +43,10 @@ class EnvironmentProvider(Protocol):
 class OneShotProvider:
     """A fresh environment for every invocation, shut down after it (the CLI's direct path)."""
 
-    def acquire(self, key: tuple[Any, ...], spec: SandboxSpec, runtime: Any) -> ExecutionEnvironment:
+    def acquire(self, key: tuple[Any, ...], make_spec: Callable[[], SandboxSpec], runtime: Any) -> ExecutionEnvironment:
         from ..runtime.environment import ExecutionEnvironment
 
-        return ExecutionEnvironment(spec, runtime)
+        return ExecutionEnvironment(make_spec(), runtime)
 
     def release(self, key: tuple[Any, ...], env: ExecutionEnvironment, outcome: InvokeOutcome) -> None:
         env.shutdown()
@@ -212,17 +213,18 @@ def run(
 
     provider = provider or getattr(svc, "environments", None) or OneShotProvider()
     key = environment_key(name, version, stored)
-    spec = build_spec(svc, stored, version)
     request_id = str(uuid.uuid4())
     started = time.time()
-    env = provider.acquire(key, spec, runtime)
+    # A warm environment already has its spec: building one (cache stats, layer look-ups) is
+    # work only a cold start needs.
+    env = provider.acquire(key, lambda: build_spec(svc, stored, version), runtime)
     try:
         outcome = env.invoke(payload, request_id=request_id, client_context=client_context, invoked_function_arn=invoked_arn)
     except BaseException:
         env.shutdown()
         raise
     provider.release(key, env, outcome)
-    report = outcome.report_line(spec.memory_mb)
+    report = outcome.report_line(env.spec.memory_mb)
     framed = platform_logs.framed(request_id, version, outcome.log, report)
     outcome.framed_log = framed  # type: ignore[attr-defined]
     from .logs import record
@@ -241,7 +243,7 @@ def run(
             "billed_ms": platform_logs.billed_ms(outcome.duration_ms),
             "init_ms": outcome.init_duration_ms,
             "max_memory_mb": outcome.max_memory_mb,
-            "memory_mb": spec.memory_mb,
+            "memory_mb": env.spec.memory_mb,
             "status": outcome.status,
             "error_type": outcome.error_type,
         },

@@ -1,0 +1,150 @@
+"""`lambdactl serve`, `serve status` and `serve stop`: run the local Lambda endpoint."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ._errors import ExitStatus
+
+HomeOption = Annotated[str | None, typer.Option("--home", help="The registry directory.")]
+
+
+def _settings(home: str | None, region: str | None = None):  # type: ignore[no-untyped-def]
+    from ..settings import Settings
+
+    return Settings.load(home, region)
+
+
+def _health(url: str, timeout: float = 1.0) -> dict | None:  # type: ignore[type-arg]
+    import http.client
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    try:
+        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+        conn.request("GET", "/lambdactl/health")
+        resp = conn.getresponse()
+        data = resp.read()
+        conn.close()
+        return json.loads(data) if resp.status == 200 else None
+    except (OSError, ValueError):
+        return None
+
+
+def register(app: typer.Typer) -> None:
+    serve_app = typer.Typer(help="Serve the Lambda REST API on loopback (boto3, the AWS CLI and SDKs work against it).")
+
+    @serve_app.callback(invoke_without_command=True)
+    def serve(
+        ctx: typer.Context,
+        host: Annotated[str, typer.Option("--host", help="Address to bind (loopback by default).")] = "127.0.0.1",
+        port: Annotated[int, typer.Option("--port", help="Port to listen on (0 picks a free one).")] = 9001,
+        detach: Annotated[bool, typer.Option("--detach", help="Run in the background; print where it listens.")] = False,
+        idle_timeout: Annotated[float | None, typer.Option("--idle-timeout", help="Seconds an idle warm environment is kept (default 300, config server.idle_timeout_s).")] = None,
+        home: HomeOption = None,
+        region: Annotated[str | None, typer.Option("--region", help="Region used in ARNs.")] = None,
+    ) -> None:
+        """Run the Lambda endpoint in the foreground (Ctrl-C stops it), or in the background with --detach."""
+        if ctx.invoked_subcommand is not None:
+            return
+        settings = _settings(home, region)
+        from ..server.core import read_server_file
+
+        running = read_server_file(settings.home)
+        if running is not None:
+            typer.echo(f"lambdactl: a server already runs for this home at {running['url']} (pid {running['pid']}); "
+                       "stop it with `lambdactl serve stop`.", err=True)
+            raise typer.Exit(ExitStatus.OTHER)
+        if detach:
+            raise typer.Exit(_detach(settings.home, host, port, idle_timeout, region))
+        from ..server.core import LambdaServer
+
+        try:
+            server = LambdaServer(settings, host, port, idle_timeout_s=idle_timeout)
+        except OSError as exc:
+            typer.echo(f"lambdactl: cannot listen on {host}:{port}: {exc.strerror}", err=True)
+            raise typer.Exit(ExitStatus.OTHER) from None
+
+        def _stop(signum: int, frame: object) -> None:
+            server.stop()
+
+        signal.signal(signal.SIGTERM, _stop)
+        signal.signal(signal.SIGINT, _stop)
+        server.start()
+        typer.echo(json.dumps({"url": server.url, "pid": os.getpid(), "home": str(settings.home)}))
+        sys.stdout.flush()
+        server.wait()
+
+    @serve_app.command("status")
+    def status(home: HomeOption = None) -> None:
+        """Print the running server's address and pool state; exit 1 when none runs."""
+        from ..server.core import read_server_file
+
+        settings = _settings(home)
+        info = read_server_file(settings.home)
+        health = _health(info["url"]) if info else None
+        if info is None or health is None:
+            typer.echo(json.dumps({"running": False, "home": str(settings.home)}, indent=4))
+            raise typer.Exit(1)
+        typer.echo(json.dumps({"running": True, **info, "pool": health.get("pool", {})}, indent=4))
+
+    @serve_app.command("stop")
+    def stop(home: HomeOption = None, timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait before killing it.")] = 15.0) -> None:
+        """Stop the running server (SIGTERM: every environment is shut down)."""
+        from ..server.core import SERVER_FILE, read_server_file
+
+        settings = _settings(home)
+        info = read_server_file(settings.home)
+        if info is None:
+            typer.echo("lambdactl: no server is running for this home.", err=True)
+            raise typer.Exit(1)
+        pid = int(info["pid"])
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except OSError:
+                break
+            time.sleep(0.05)
+        else:
+            os.kill(pid, signal.SIGKILL)
+            (settings.home / SERVER_FILE).unlink(missing_ok=True)
+        typer.echo(json.dumps({"stopped": pid}))
+
+    app.add_typer(serve_app, name="serve")
+
+
+def _detach(home: Path, host: str, port: int, idle_timeout: float | None, region: str | None) -> int:
+    home.mkdir(parents=True, exist_ok=True)
+    log = open(home / "server.log", "ab")  # noqa: SIM115 - handed to the child
+    args = [sys.executable, "-m", "lambdactl", "serve", "--host", host, "--port", str(port), "--home", str(home)]
+    if idle_timeout is not None:
+        args += ["--idle-timeout", str(idle_timeout)]
+    if region:
+        args += ["--region", region]
+    proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, close_fds=True)
+    from ..server.core import read_server_file
+
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            typer.echo(f"lambdactl: the server exited at start (code {proc.returncode}); see {home / 'server.log'}", err=True)
+            return ExitStatus.OTHER
+        info = read_server_file(home)
+        if info is not None and info.get("pid") == proc.pid and _health(info["url"]):
+            typer.echo(json.dumps({"url": info["url"], "pid": proc.pid, "home": str(home)}))
+            return ExitStatus.OK
+        time.sleep(0.05)
+    proc.terminate()
+    typer.echo("lambdactl: the server did not come up within 20 s", err=True)
+    return ExitStatus.OTHER

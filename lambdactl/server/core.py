@@ -1,0 +1,195 @@
+"""`lambdactl serve`: the Lambda endpoint on loopback.
+
+A thread per keep-alive connection reads requests with `httpwire`, routes REST API calls through
+`rest` to a per-thread `Service` (SQLite connections are not shared between threads) whose
+invocations draw on one shared `WarmPool`. Writes `server.json` in the home so the CLI can find
+it, and on stop shuts every environment down and removes the file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from ..errors import LambdaError
+from ..httpwire import BadRequest, Conn, Request, read_request, response
+from ..settings import Settings
+from .pool import WarmPool
+from .rest import Router, build_request, build_response, error_response, parse_target
+
+SERVER_FILE = "server.json"
+MAX_BODY_BYTES = 70_167_211 + 1024  # CreateFunction's body limit, with room for the envelope
+HEALTH_PATH = "/lambdactl/health"
+
+
+class LambdaServer:
+    def __init__(self, settings: Settings, host: str = "127.0.0.1", port: int = 9001, *, idle_timeout_s: float | None = None) -> None:
+        from ..cli._spec import implemented_operations
+
+        self.settings = settings
+        self.router = Router(implemented_operations())
+        timeout = idle_timeout_s if idle_timeout_s is not None else float(settings.get("server.idle_timeout_s", 300))
+        self.pool = WarmPool(idle_timeout_s=timeout)
+        self._local = threading.local()
+        self._services: list[Any] = []
+        self._listener = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._listener.bind((host, port))
+        self._listener.listen(128)
+        self.host = host
+        self.port = self._listener.getsockname()[1]
+        self.url = f"http://{host if ':' not in host else f'[{host}]'}:{self.port}"
+        self._conns: set[socket.socket] = set()
+        self._lock = threading.Lock()
+        self._stopped = threading.Event()
+        self._accept_thread: threading.Thread | None = None
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._accept_thread = threading.Thread(target=self._accept_loop, name="lambda-accept", daemon=True)
+        self._accept_thread.start()
+        self._write_server_file()
+
+    def _write_server_file(self) -> None:
+        self.settings.home.mkdir(parents=True, exist_ok=True)
+        info = {"pid": os.getpid(), "host": self.host, "port": self.port, "url": self.url,
+                "started": time.time(), "version": __version__}
+        path = self.settings.home / SERVER_FILE
+        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        tmp.write_text(json.dumps(info), encoding="utf-8")
+        os.replace(tmp, path)
+
+    def stop(self) -> None:
+        if self._stopped.is_set():
+            return
+        self._stopped.set()
+        try:
+            self._listener.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self._listener.close()
+        with self._lock:
+            conns = list(self._conns)
+        for c in conns:
+            try:
+                c.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        self.pool.shutdown()
+        path = self.settings.home / SERVER_FILE
+        try:
+            if json.loads(path.read_text()).get("pid") == os.getpid():
+                path.unlink()
+        except (OSError, ValueError):
+            pass
+
+    def wait(self) -> None:
+        self._stopped.wait()
+
+    # -- connections ----------------------------------------------------------------------------
+
+    def _accept_loop(self) -> None:
+        while not self._stopped.is_set():
+            try:
+                sock, peer = self._listener.accept()
+            except OSError:
+                return
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            with self._lock:
+                self._conns.add(sock)
+            threading.Thread(target=self._serve, args=(sock, peer), daemon=True, name="lambda-conn").start()
+
+    def _serve(self, sock: socket.socket, peer: Any) -> None:
+        conn = Conn(sock)
+        try:
+            while not self._stopped.is_set():
+                req = read_request(conn, MAX_BODY_BYTES)
+                if req is None:
+                    return
+                req.peer = peer
+                out = self.handle(req)
+                sock.sendall(out)
+                if not req.keep_alive:
+                    return
+        except (OSError, BadRequest):
+            return
+        finally:
+            with self._lock:
+                self._conns.discard(sock)
+            try:
+                sock.close()
+            except OSError:
+                pass
+
+    def service(self) -> Any:
+        svc = getattr(self._local, "svc", None)
+        if svc is None:
+            from ..service import Service
+
+            svc = Service(self.settings)
+            svc.environments = self.pool  # type: ignore[attr-defined]
+            svc.code_url_base = f"{self.url}/lambdactl/code"  # type: ignore[attr-defined]
+            svc.layer_url_base = f"{self.url}/lambdactl/layers"  # type: ignore[attr-defined]
+            self._local.svc = svc
+        return svc
+
+    # -- requests -------------------------------------------------------------------------------
+
+    def handle(self, req: Request) -> bytes:
+        request_id = str(uuid.uuid4())
+        path, query = parse_target(req.target)
+        keep = req.keep_alive
+        try:
+            if path.startswith("/lambdactl/"):
+                return self._local_route(req, path, request_id, keep)
+            matched = self.router.match(req.method, path, query)
+            if matched is None:
+                raise LambdaError("UnknownOperationException", f"Unknown operation {req.method} {path}", 404)
+            route, params = matched
+            if req.truncated:
+                raise LambdaError("RequestEntityTooLargeException", "Request must be smaller than 70167211 bytes for the operation", 413)
+            request = build_request(route, params, query, req.headers, req.body)
+            result = self.service().call(route.op, request)
+            status, headers, body = build_response(route, result)
+        except LambdaError as exc:
+            status, headers, body = error_response(exc)
+        except Exception as exc:  # noqa: BLE001 - one request's bug must not kill the connection
+            status, headers, body = error_response(LambdaError("ServiceException", f"Internal error: {type(exc).__name__}: {exc}", 500))
+            print(f"lambdactl serve: {request_id}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        headers.append(("x-amzn-RequestId", request_id))
+        return response(status, body, headers, close=not keep)
+
+    def _local_route(self, req: Request, path: str, request_id: str, keep: bool) -> bytes:
+        """lambdactl's own endpoints: health, and the code/layer downloads `Code.Location` names."""
+        if path == HEALTH_PATH:
+            body = json.dumps({"status": "ok", "pid": os.getpid(), "version": __version__, "pool": self.pool.stats()}).encode()
+            return response(200, body, [("x-amzn-RequestId", request_id)], close=not keep)
+        for prefix, directory in (("/lambdactl/code/", self.settings.code_dir), ("/lambdactl/layers/", self.settings.layers_dir)):
+            if path.startswith(prefix):
+                name = path[len(prefix):]
+                if len(name) == 68 and name.endswith(".zip") and all(c in "0123456789abcdef" for c in name[:64]):
+                    try:
+                        data = (directory / name).read_bytes()
+                    except OSError:
+                        break
+                    return response(200, data, [("Content-Type", "application/zip")], close=not keep)
+        return response(404, b'{"message":"Not Found"}', [("x-amzn-ErrorType", "ResourceNotFoundException")], close=not keep)
+
+
+def read_server_file(home: Path) -> dict[str, Any] | None:
+    """The running server named in `server.json`, if its process is alive."""
+    try:
+        info: dict[str, Any] = json.loads((home / SERVER_FILE).read_text())
+        os.kill(int(info["pid"]), 0)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return info

@@ -1,0 +1,183 @@
+"""Warm execution environments, kept per function version and reused (INIT once).
+
+An environment is idle-reusable only for the exact code and configuration it was built from; the
+first invocation after a code or configuration change retires the idle environments of the old
+one. Idle environments are shut down after `idle_timeout_s`; provisioned ones are kept.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..runtime.environment import ExecutionEnvironment, InvokeOutcome
+    from ..runtime.spec import SandboxSpec
+
+Key = tuple[Any, ...]
+
+
+class WarmPool:
+    """The server's EnvironmentProvider: reuse idle environments, start new ones when none is idle."""
+
+    def __init__(self, idle_timeout_s: float = 300.0) -> None:
+        self.idle_timeout_s = idle_timeout_s
+        self._lock = threading.Lock()
+        self._idle: dict[Key, list[tuple[ExecutionEnvironment, float]]] = {}
+        self._provisioned: dict[Key, list[ExecutionEnvironment]] = {}
+        self._busy: set[int] = set()
+        self._all: dict[int, ExecutionEnvironment] = {}
+        self._closed = False
+        self.cold_starts = 0
+        self.warm_starts = 0
+        # Sandboxes die with the thread that started them (bubblewrap's --die-with-parent is a
+        # per-thread parent-death signal), so they are started on these long-lived threads, never
+        # on a connection's thread, which ends when its client hangs up.
+        self._spawner = ThreadPoolExecutor(max_workers=8, thread_name_prefix="env-spawn")
+        self._stop = threading.Event()
+        self._reaper = threading.Thread(target=self._reap_loop, name="pool-reaper", daemon=True)
+        self._reaper.start()
+
+    # -- EnvironmentProvider ------------------------------------------------------------------
+
+    def acquire(self, key: Key, make_spec: Callable[[], SandboxSpec] | SandboxSpec, runtime: Any) -> ExecutionEnvironment:
+        retired: list[ExecutionEnvironment] = []
+        with self._lock:
+            if self._closed:
+                from ..errors import LambdaError
+
+                raise LambdaError("ServiceException", "The server is shutting down.", 500)
+            # Provisioned environments serve first, then on-demand idle ones.
+            for source in (self._provisioned.get(key, []), [e for e, _ in self._idle.get(key, [])]):
+                for env in source:
+                    if id(env) not in self._busy and env.reusable:
+                        self._busy.add(id(env))
+                        self._take_idle(key, env)
+                        self.warm_starts += 1
+                        return env
+            # Idle environments of an older code/configuration of this version are retired now.
+            for other in [k for k in self._idle if k[:2] == key[:2] and k != key]:
+                retired.extend(e for e, _ in self._idle.pop(other))
+        for env in retired:
+            self._forget(env)
+        spec = make_spec() if callable(make_spec) else make_spec
+        from ..runtime.environment import ExecutionEnvironment
+
+        env = ExecutionEnvironment(spec, runtime)
+        with self._lock:
+            self._all[id(env)] = env
+            self._busy.add(id(env))
+            self.cold_starts += 1
+        try:
+            self._spawner.submit(env.start).result()
+        except BaseException:
+            self._forget(env)
+            raise
+        return env
+
+    def release(self, key: Key, env: ExecutionEnvironment, outcome: InvokeOutcome) -> None:
+        keep = outcome.environment_reusable and env.reusable
+        with self._lock:
+            self._busy.discard(id(env))
+            provisioned = any(env is e for e in self._provisioned.get(key, []))
+            if keep and not self._closed:
+                if not provisioned:
+                    self._idle.setdefault(key, []).append((env, time.monotonic()))
+                return
+            if provisioned:
+                self._provisioned[key] = [e for e in self._provisioned[key] if e is not env]
+        self._forget(env)
+
+    # -- provisioned concurrency --------------------------------------------------------------
+
+    def provision(self, key: Key, make_spec: Callable[[], SandboxSpec], runtime: Any, count: int) -> int:
+        """Start `count` environments with AWS_LAMBDA_INITIALIZATION_TYPE=provisioned-concurrency
+        and INIT them now; returns how many are ready."""
+        from ..runtime.environment import ExecutionEnvironment
+
+        ready = 0
+        for _ in range(count):
+            spec = make_spec().replace(initialization_type="provisioned-concurrency")
+            env = ExecutionEnvironment(spec, runtime)
+            self._spawner.submit(env.start).result()
+            with self._lock:
+                self._all[id(env)] = env
+                self._provisioned.setdefault(key, []).append(env)
+            ready += env.reusable
+        return ready
+
+    def unprovision(self, prefix: Key) -> None:
+        with self._lock:
+            gone = [e for k in list(self._provisioned) if k[: len(prefix)] == prefix for e in self._provisioned.pop(k)]
+        for env in gone:
+            self._forget(env)
+
+    # -- housekeeping -----------------------------------------------------------------------------
+
+    def _take_idle(self, key: Key, env: ExecutionEnvironment) -> None:
+        entries = self._idle.get(key)
+        if entries:
+            self._idle[key] = [(e, t) for e, t in entries if e is not env]
+
+    def _forget(self, env: ExecutionEnvironment) -> None:
+        with self._lock:
+            self._all.pop(id(env), None)
+            self._busy.discard(id(env))
+        try:
+            env.shutdown()
+        except Exception:  # noqa: BLE001 - a dying environment must not take the server down
+            pass
+
+    def _reap_loop(self) -> None:
+        while not self._stop.wait(1.0):
+            self.reap()
+
+    def reap(self, now: float | None = None) -> int:
+        now = time.monotonic() if now is None else now
+        expired: list[ExecutionEnvironment] = []
+        with self._lock:
+            for key in list(self._idle):
+                keep = []
+                for env, since in self._idle[key]:
+                    if now - since >= self.idle_timeout_s or not env.reusable:
+                        expired.append(env)
+                    else:
+                        keep.append((env, since))
+                if keep:
+                    self._idle[key] = keep
+                else:
+                    del self._idle[key]
+        for env in expired:
+            self._forget(env)
+        return len(expired)
+
+    def stats(self) -> dict[str, int]:
+        with self._lock:
+            return {
+                "environments": len(self._all),
+                "idle": sum(len(v) for v in self._idle.values()),
+                "provisioned": sum(len(v) for v in self._provisioned.values()),
+                "busy": len(self._busy),
+                "cold_starts": self.cold_starts,
+                "warm_starts": self.warm_starts,
+            }
+
+    def shutdown(self) -> None:
+        """SHUTDOWN every environment; idempotent."""
+        self._stop.set()
+        with self._lock:
+            self._closed = True
+            envs = list(self._all.values())
+            self._idle.clear()
+            self._provisioned.clear()
+        for env in envs:
+            try:
+                env.shutdown()
+            except Exception:  # noqa: BLE001
+                pass
+        with self._lock:
+            self._all.clear()
+        self._spawner.shutdown(wait=False)
