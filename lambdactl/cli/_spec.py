@@ -100,6 +100,14 @@ OPERATION_HELP: dict[str, str] = {
     "ListTags": "List the tags of a function.",
     "GetAccountSettings": "Show account limits and this registry's usage.",
     "Invoke": "Invoke a function and write its response to OUTFILE ('-' for stdout).",
+    # concurrency, async and URL configuration
+    "PutFunctionConcurrency": "Reserve concurrency for a function (0 throttles every invocation).",
+    "GetFunctionConcurrency": "Show a function's reserved concurrency ({} when none is reserved).",
+    "DeleteFunctionConcurrency": "Remove a function's reserved concurrency.",
+    "PutProvisionedConcurrencyConfig": "Keep environments initialised for an alias or published version.",
+    "GetProvisionedConcurrencyConfig": "Show the provisioned concurrency of an alias or published version.",
+    "DeleteProvisionedConcurrencyConfig": "Remove the provisioned concurrency of an alias or published version.",
+    "ListProvisionedConcurrencyConfigs": "List a function's provisioned concurrency configurations.",
 }
 
 # Short help for members, in our words; other members get a syntax hint from their type.

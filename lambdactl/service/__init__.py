@@ -29,6 +29,14 @@ OPERATIONS: dict[str, tuple[str, str]] = {
     "UntagResource": ("tags", "untag_resource"),
     "ListTags": ("tags", "list_tags"),
     "GetAccountSettings": ("account", "get_account_settings"),
+    # concurrency, async and URL configuration
+    "PutFunctionConcurrency": ("concurrency", "put_function_concurrency"),
+    "GetFunctionConcurrency": ("concurrency", "get_function_concurrency"),
+    "DeleteFunctionConcurrency": ("concurrency", "delete_function_concurrency"),
+    "PutProvisionedConcurrencyConfig": ("concurrency", "put_provisioned_concurrency_config"),
+    "GetProvisionedConcurrencyConfig": ("concurrency", "get_provisioned_concurrency_config"),
+    "DeleteProvisionedConcurrencyConfig": ("concurrency", "delete_provisioned_concurrency_config"),
+    "ListProvisionedConcurrencyConfigs": ("concurrency", "list_provisioned_concurrency_configs"),
 }
 
 

@@ -734,6 +734,9 @@ def delete_function(svc: Service, req: dict[str, Any]) -> dict[str, Any]:
         else:
             if not _exists(svc.conn, name):
                 raise not_found(f"Function not found: {arn(svc, name)}")
+            from .concurrency import _delete_function_configs
+
+            _delete_function_configs(svc, name)
             svc.conn.execute("DELETE FROM versions WHERE function = ?", (name,))
             svc.conn.execute("DELETE FROM functions WHERE name = ?", (name,))
         collect_code_blobs(svc, shas)
