@@ -108,6 +108,11 @@ OPERATION_HELP: dict[str, str] = {
     "GetProvisionedConcurrencyConfig": "Show the provisioned concurrency of an alias or published version.",
     "DeleteProvisionedConcurrencyConfig": "Remove the provisioned concurrency of an alias or published version.",
     "ListProvisionedConcurrencyConfigs": "List a function's provisioned concurrency configurations.",
+    "PutFunctionEventInvokeConfig": "Set retries, maximum event age and destinations for asynchronous invocation.",
+    "UpdateFunctionEventInvokeConfig": "Change some settings of an asynchronous invocation configuration.",
+    "GetFunctionEventInvokeConfig": "Show the asynchronous invocation configuration of a function, version or alias.",
+    "DeleteFunctionEventInvokeConfig": "Remove an asynchronous invocation configuration.",
+    "ListFunctionEventInvokeConfigs": "List a function's asynchronous invocation configurations.",
 }
 
 # Short help for members, in our words; other members get a syntax hint from their type.

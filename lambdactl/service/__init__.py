@@ -37,6 +37,11 @@ OPERATIONS: dict[str, tuple[str, str]] = {
     "GetProvisionedConcurrencyConfig": ("concurrency", "get_provisioned_concurrency_config"),
     "DeleteProvisionedConcurrencyConfig": ("concurrency", "delete_provisioned_concurrency_config"),
     "ListProvisionedConcurrencyConfigs": ("concurrency", "list_provisioned_concurrency_configs"),
+    "PutFunctionEventInvokeConfig": ("invoke_config", "put_function_event_invoke_config"),
+    "UpdateFunctionEventInvokeConfig": ("invoke_config", "update_function_event_invoke_config"),
+    "GetFunctionEventInvokeConfig": ("invoke_config", "get_function_event_invoke_config"),
+    "DeleteFunctionEventInvokeConfig": ("invoke_config", "delete_function_event_invoke_config"),
+    "ListFunctionEventInvokeConfigs": ("invoke_config", "list_function_event_invoke_configs"),
 }
 
 
