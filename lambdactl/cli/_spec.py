@@ -113,6 +113,11 @@ OPERATION_HELP: dict[str, str] = {
     "GetFunctionEventInvokeConfig": "Show the asynchronous invocation configuration of a function, version or alias.",
     "DeleteFunctionEventInvokeConfig": "Remove an asynchronous invocation configuration.",
     "ListFunctionEventInvokeConfigs": "List a function's asynchronous invocation configurations.",
+    "CreateFunctionUrlConfig": "Give a function or alias an HTTP URL served by the local server.",
+    "GetFunctionUrlConfig": "Show the URL, auth type and CORS settings of a function or alias.",
+    "UpdateFunctionUrlConfig": "Change the auth type, CORS settings or invoke mode of a function URL.",
+    "DeleteFunctionUrlConfig": "Remove a function URL.",
+    "ListFunctionUrlConfigs": "List the URLs of a function and its aliases.",
 }
 
 # Short help for members, in our words; other members get a syntax hint from their type.

@@ -42,6 +42,11 @@ OPERATIONS: dict[str, tuple[str, str]] = {
     "GetFunctionEventInvokeConfig": ("invoke_config", "get_function_event_invoke_config"),
     "DeleteFunctionEventInvokeConfig": ("invoke_config", "delete_function_event_invoke_config"),
     "ListFunctionEventInvokeConfigs": ("invoke_config", "list_function_event_invoke_configs"),
+    "CreateFunctionUrlConfig": ("urls", "create_function_url_config"),
+    "GetFunctionUrlConfig": ("urls", "get_function_url_config"),
+    "UpdateFunctionUrlConfig": ("urls", "update_function_url_config"),
+    "DeleteFunctionUrlConfig": ("urls", "delete_function_url_config"),
+    "ListFunctionUrlConfigs": ("urls", "list_function_url_configs"),
 }
 
 
