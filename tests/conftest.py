@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from lambdactl.errors import LambdaError
 from lambdactl.service import Service
 from lambdactl.settings import Settings
 
@@ -41,3 +42,10 @@ def create(svc: Service, name: str = "f", **overrides: object) -> dict:
     }
     request.update(overrides)
     return svc.call("CreateFunction", request)
+
+
+def error_of(svc: Service, op: str, request: dict) -> LambdaError:
+    """The LambdaError a call must raise."""
+    with pytest.raises(LambdaError) as info:
+        svc.call(op, request)
+    return info.value

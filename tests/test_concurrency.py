@@ -26,16 +26,10 @@ from lambdactl.service.concurrency import (
 from lambdactl.service.versions import publish_locked
 from lambdactl.settings import Settings, write_config
 
-from .conftest import create
+from .conftest import create, error_of
 
 ARN = "arn:aws:lambda:us-east-1:123456789012:function"
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def error_of(svc: Service, op: str, request: dict) -> LambdaError:
-    with pytest.raises(LambdaError) as info:
-        svc.call(op, request)
-    return info.value
 
 
 def put_reserved(svc: Service, name: str, n: int) -> dict:

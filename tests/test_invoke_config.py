@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from lambdactl.errors import LambdaError
 from lambdactl.service import Service
 from lambdactl.service.invoke_config import event_invoke_config
 
-from .conftest import create
+from .conftest import create, error_of
 
 ARN = "arn:aws:lambda:us-east-1:123456789012:function"
 SQS = "arn:aws:sqs:us-east-1:123456789012:q"
@@ -21,12 +20,6 @@ def fn(svc: Service) -> Service:
     create(svc, "f", Publish=True)
     svc.clock = lambda: 1_573_686_021.4791
     return svc
-
-
-def error_of(svc: Service, op: str, request: dict) -> LambdaError:
-    with pytest.raises(LambdaError) as info:
-        svc.call(op, request)
-    return info.value
 
 
 def test_put_get_list_delete(fn: Service) -> None:

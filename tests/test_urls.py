@@ -7,12 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from lambdactl.errors import LambdaError
 from lambdactl.service import Service
 from lambdactl.service.urls import function_url, url_config_by_id
 from lambdactl.settings import Settings
 
-from .conftest import create
+from .conftest import create, error_of
 
 ARN = "arn:aws:lambda:us-east-1:123456789012:function"
 URL_RE = re.compile(r"http://([a-z0-9]{32})\.lambda-url\.us-east-1\.localhost:9001/")
@@ -24,12 +23,6 @@ def fn(svc: Service) -> Service:
     create(svc, "f", Publish=True)
     svc.clock = lambda: 1_700_000_000.5
     return svc
-
-
-def error_of(svc: Service, op: str, request: dict) -> LambdaError:
-    with pytest.raises(LambdaError) as info:
-        svc.call(op, request)
-    return info.value
 
 
 def test_create_get_update_list_delete(fn: Service) -> None:

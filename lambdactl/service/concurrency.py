@@ -20,10 +20,10 @@ from .. import limits
 from ..errors import LambdaError, invalid, not_found
 from ..models import timestamp
 from ..registry.db import write_transaction
-from ._paging import list_options, page
+from ._configs import list_options, page, require_target
 from ._validate import Validator
 from .account import account_concurrency_limit
-from .functions import LATEST, arn, resolve_function_name, resolve_version
+from .functions import LATEST, arn, resolve_function_name
 
 if TYPE_CHECKING:
     import sqlite3
@@ -171,12 +171,8 @@ def _provisioned_request(svc: Service, req: dict[str, Any], v: Validator) -> tup
 
 def _check_target(svc: Service, name: str, qualifier: str) -> None:
     """The alias or published version must exist; Lambda words the two misses differently."""
-    try:
-        resolve_version(svc, name, qualifier)
-    except LambdaError as exc:
-        if exc.code != "ResourceNotFoundException" or qualifier.isdigit():
-            raise
-        raise not_found(f"Cannot find alias arn: {arn(svc, name, qualifier)}") from None
+    alias_missing = None if qualifier.isdigit() else f"Cannot find alias arn: {arn(svc, name, qualifier)}"
+    require_target(svc, name, qualifier, alias_missing)
 
 
 def _not_latest(qualifier: str) -> None:

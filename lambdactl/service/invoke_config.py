@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any
 from .. import limits
 from ..errors import LambdaError, invalid, not_found
 from ..registry.db import write_transaction
-from ._paging import list_options, page
+from ._configs import list_options, page, require_target
 from ._validate import Validator
-from .functions import LATEST, _exists, arn, resolve_function_name, resolve_version
+from .functions import LATEST, _exists, arn, resolve_function_name
 
 if TYPE_CHECKING:
     from . import Service
@@ -27,6 +27,7 @@ DESTINATION_ARN_RE = re.compile(
 )
 MAX_DESTINATION_ARN_CHARS = 350
 DESTINATIONS = ("OnSuccess", "OnFailure")
+NO_FUNCTION = "The function doesn't exist."
 # Services Lambda delivers invocation records to; S3 takes failure records only.
 DESTINATION_SERVICES = {"OnSuccess": ("sqs", "sns", "lambda", "events"), "OnFailure": ("sqs", "sns", "lambda", "events", "s3")}
 
@@ -101,16 +102,6 @@ def _check_destinations(svc: Service, name: str, destinations: dict[str, dict[st
         )
 
 
-def _check_target(svc: Service, name: str, qualifier: str) -> None:
-    """Put and update need the function and the version or alias to exist."""
-    try:
-        resolve_version(svc, name, qualifier)
-    except LambdaError as exc:
-        if exc.code != "ResourceNotFoundException":
-            raise
-        raise not_found("The function doesn't exist.") from None
-
-
 def _missing(svc: Service, name: str, qualifier: str) -> LambdaError:
     return not_found(f"The function {arn(svc, name, qualifier)} doesn't have an EventInvokeConfig")
 
@@ -146,14 +137,14 @@ def _save(svc: Service, name: str, qualifier: str, config: dict[str, Any]) -> di
 def put_function_event_invoke_config(svc: Service, req: dict[str, Any]) -> dict[str, Any]:
     name, qualifier, given = _read_request(svc, req)
     with write_transaction(svc.conn):
-        _check_target(svc, name, qualifier)
+        require_target(svc, name, qualifier, NO_FUNCTION)
         return _save(svc, name, qualifier, given)
 
 
 def update_function_event_invoke_config(svc: Service, req: dict[str, Any]) -> dict[str, Any]:
     name, qualifier, given = _read_request(svc, req)
     with write_transaction(svc.conn):
-        _check_target(svc, name, qualifier)
+        require_target(svc, name, qualifier, NO_FUNCTION)
         found = _load(svc, name, qualifier)
         if found is None:
             raise _missing(svc, name, qualifier)
@@ -192,7 +183,7 @@ def list_function_event_invoke_configs(svc: Service, req: dict[str, Any]) -> dic
     v.check()
     name, _ = resolve_function_name(svc, req.get("FunctionName"))
     if not _exists(svc.conn, name):
-        raise not_found("The function doesn't exist.")
+        raise not_found(NO_FUNCTION)
     rows = svc.conn.execute(
         "SELECT qualifier, config, last_modified FROM event_invoke_configs WHERE function = ?", (name,)
     ).fetchall()

@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Any
 from .. import limits
 from ..errors import LambdaError, conflict, not_found
 from ..registry.db import write_transaction
-from ._paging import list_options, page
+from ._configs import list_options, page, require_target
 from ._validate import Validator
-from .functions import _exists, arn, resolve_function_name, resolve_version
+from .functions import _exists, arn, resolve_function_name
 
 if TYPE_CHECKING:
     from . import Service
@@ -35,6 +35,7 @@ URL_QUALIFIER_RE = re.compile(r"((?!^\d+$)^[0-9a-zA-Z-_]+$)")
 AUTH_TYPES = ("NONE", "AWS_IAM")
 INVOKE_MODES = ("RESPONSE_STREAM", "BUFFERED")
 DEFAULT_INVOKE_MODE = "BUFFERED"
+NO_FUNCTION = "Function does not exist"
 URL_ID_CHARS = string.ascii_lowercase + string.digits
 URL_ID_LENGTH = 32
 DEFAULT_SERVER_PORT = 9001
@@ -119,14 +120,9 @@ def _settings(v: Validator, *, creating: bool) -> dict[str, Any]:
 def _check_exists(svc: Service, name: str, qualifier: str | None) -> None:
     """Create and update need the function, and the alias when one is named."""
     if not _exists(svc.conn, name):
-        raise not_found("Function does not exist")
+        raise not_found(NO_FUNCTION)
     if qualifier is not None:
-        try:
-            resolve_version(svc, name, qualifier)
-        except LambdaError as exc:
-            if exc.code != "ResourceNotFoundException":
-                raise
-            raise not_found("Function does not exist") from None
+        require_target(svc, name, qualifier, NO_FUNCTION)
 
 
 def _resource_missing() -> LambdaError:
@@ -171,11 +167,16 @@ def _render(svc: Service, name: str, row: tuple[Any, ...], *, shape: str) -> dic
 # Operations
 
 
-def create_function_url_config(svc: Service, req: dict[str, Any]) -> dict[str, Any]:
+def _change(svc: Service, req: dict[str, Any], *, creating: bool) -> tuple[str, str | None, dict[str, Any], str]:
+    """Validate a create or update request: (name, alias or None, settings given, time now)."""
     v = Validator(req)
-    settings = _settings(v, creating=True)
+    settings = _settings(v, creating=creating)
     name, qualifier = _target(svc, req, v)
-    now = _iso(svc.clock())
+    return name, qualifier, settings, _iso(svc.clock())
+
+
+def create_function_url_config(svc: Service, req: dict[str, Any]) -> dict[str, Any]:
+    name, qualifier, settings, now = _change(svc, req, creating=True)
     with write_transaction(svc.conn):
         _check_exists(svc, name, qualifier)
         if _row(svc, name, qualifier) is not None:
@@ -211,10 +212,7 @@ def get_function_url_config(svc: Service, req: dict[str, Any]) -> dict[str, Any]
 
 
 def update_function_url_config(svc: Service, req: dict[str, Any]) -> dict[str, Any]:
-    v = Validator(req)
-    settings = _settings(v, creating=False)
-    name, qualifier = _target(svc, req, v)
-    now = _iso(svc.clock())
+    name, qualifier, settings, now = _change(svc, req, creating=False)
     with write_transaction(svc.conn):
         _check_exists(svc, name, qualifier)
         row = _row(svc, name, qualifier)
@@ -249,7 +247,7 @@ def list_function_url_configs(svc: Service, req: dict[str, Any]) -> dict[str, An
     v.check()
     name, _ = resolve_function_name(svc, req.get("FunctionName"), max_len=limits.MAX_FUNCTION_ARN_CHARS_CREATE)
     if not _exists(svc.conn, name):
-        raise not_found("Function does not exist")
+        raise not_found(NO_FUNCTION)
     rows = svc.conn.execute(f"SELECT {_COLUMNS} FROM url_configs WHERE function = ?", (name,)).fetchall()
     # The unqualified URL sorts first, as $LATEST does among qualifiers.
     items = [(r[0] or "$LATEST", _render(svc, name, r, shape="list")) for r in rows]

@@ -1,6 +1,7 @@
-"""Paging of the small per-function lists (provisioned concurrency, event invoke and URL configs).
+"""Helpers shared by the per-qualifier configurations: provisioned concurrency, event invoke
+and URL configs.
 
-Those lists hold one item per qualifier of one function, so they are sorted in memory the way
+Their lists hold one item per qualifier of one function, so they are sorted in memory the way
 Lambda lists qualifiers ($LATEST, then versions by number, then aliases by name) and cut into
 pages after the qualifier named by the marker. The marker is opaque to callers.
 """
@@ -9,13 +10,31 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .. import limits
-from ..errors import invalid
+from ..errors import LambdaError, invalid, not_found
 from ._validate import Validator
+from .functions import resolve_version
 
 T = TypeVar("T")
+
+if TYPE_CHECKING:
+    from . import Service
+
+
+def require_target(svc: Service, name: str, qualifier: str, message: str | None = None) -> None:
+    """The function and its version or alias must exist.
+
+    Each operation words the miss its own way: `message` replaces the not-found text (None keeps
+    resolve_version's `Function not found: <arn>`).
+    """
+    try:
+        resolve_version(svc, name, qualifier)
+    except LambdaError as exc:
+        if exc.code != "ResourceNotFoundException" or message is None:
+            raise
+        raise not_found(message) from None
 
 
 def qualifier_order(qualifier: str) -> tuple[int, int, str]:
