@@ -209,6 +209,18 @@ def test_provisioned_keeps_100_unreserved(svc: Service) -> None:
     assert "lower than function's total provisioned concurrency [900]" in err.message
 
 
+def test_other_functions_provisioned_concurrency_counts_against_reservations(svc: Service) -> None:
+    create(svc, "g", Publish=True)
+    create(svc, "f")
+    put_provisioned(svc, "1", 800, name="g")
+    err = error_of(svc, "PutFunctionConcurrency", {"FunctionName": "f", "ReservedConcurrentExecutions": 101})
+    assert "below its minimum value of [100]" in err.message
+    assert put_reserved(svc, "f", 100) == {"ReservedConcurrentExecutions": 100}
+    # Once g reserves, its provisioned concurrency lives inside that reservation.
+    assert put_reserved(svc, "g", 800) == {"ReservedConcurrentExecutions": 800}
+    assert svc.call("GetAccountSettings")["AccountLimit"]["UnreservedConcurrentExecutions"] == 100
+
+
 @pytest.mark.parametrize(
     ("op", "request_", "code", "message"),
     [

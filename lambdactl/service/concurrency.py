@@ -49,15 +49,17 @@ def _reserved_sum(conn: sqlite3.Connection, skip_function: str | None = None) ->
 
 
 def _unreserved_provisioned_sum(
-    conn: sqlite3.Connection, skip: tuple[str, str] | None = None
+    conn: sqlite3.Connection, skip_function: str | None = None, skip_qualifier: str | None = None
 ) -> int:
-    """Provisioned concurrency of functions without a reservation: it comes out of the shared pool."""
-    name, qualifier = skip or (None, None)
+    """Provisioned concurrency of functions without a reservation: it comes out of the shared pool.
+
+    Leaves out `skip_function` (only its `skip_qualifier` configuration when one is named).
+    """
     (total,) = conn.execute(
         "SELECT COALESCE(SUM(p.requested), 0) FROM provisioned_concurrency p "
         "JOIN functions f ON f.name = p.function WHERE f.reserved_concurrency IS NULL "
-        "AND NOT (p.function IS ? AND p.qualifier IS ?)",
-        (name, qualifier),
+        "AND NOT (p.function IS ? AND (? IS NULL OR p.qualifier = ?))",
+        (skip_function, skip_qualifier, skip_qualifier),
     ).fetchone()
     return int(total)
 
@@ -111,9 +113,12 @@ def put_function_concurrency(svc: Service, req: dict[str, Any]) -> dict[str, Any
     with write_transaction(svc.conn):
         if _function_row(svc, name) is None:
             raise not_found(f"Function not found: {arn(svc, name, LATEST)}")
-        # This function's current reservation is replaced, so it does not count against the new one.
-        remaining = account_concurrency_limit(svc) - _reserved_sum(svc.conn, name) - reserved
-        remaining -= _unreserved_provisioned_sum(svc.conn) - _provisioned_of_unreserved(svc, name)
+        # The new reservation replaces this function's current one and covers its provisioned
+        # concurrency, so neither counts against it.
+        remaining = (
+            account_concurrency_limit(svc) - _reserved_sum(svc.conn, name)
+            - _unreserved_provisioned_sum(svc.conn, name) - reserved
+        )
         if remaining < limits.MIN_UNRESERVED_CONCURRENCY:
             raise invalid(
                 "Specified ReservedConcurrentExecutions for function decreases account's "
@@ -128,12 +133,6 @@ def put_function_concurrency(svc: Service, req: dict[str, Any]) -> dict[str, Any
             )
         svc.conn.execute("UPDATE functions SET reserved_concurrency = ? WHERE name = ?", (reserved, name))
     return {"ReservedConcurrentExecutions": reserved}
-
-
-def _provisioned_of_unreserved(svc: Service, name: str) -> int:
-    """This function's provisioned concurrency if it is counted in the shared pool today, else 0."""
-    row = _function_row(svc, name)
-    return _provisioned_total(svc.conn, name) if row is not None and row[0] is None else 0
 
 
 def get_function_concurrency(svc: Service, req: dict[str, Any]) -> dict[str, Any]:
@@ -217,7 +216,7 @@ def put_provisioned_concurrency_config(svc: Service, req: dict[str, Any]) -> dic
         else:
             available = (
                 account_concurrency_limit(svc) - _reserved_sum(conn)
-                - _unreserved_provisioned_sum(conn, (name, qualifier))
+                - _unreserved_provisioned_sum(conn, name, qualifier)
             )
             if requested > available:
                 raise invalid(
