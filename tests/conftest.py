@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from lambdactl.errors import LambdaError
 from lambdactl.service import Service
 from lambdactl.settings import Settings
 
@@ -86,3 +87,8 @@ def lam(server):
         aws_secret_access_key="local-secret",
         config=Config(retries={"max_attempts": 1, "mode": "standard"}, read_timeout=120),
     )
+def error_of(svc: Service, op: str, request: dict) -> LambdaError:
+    """The LambdaError a call must raise."""
+    with pytest.raises(LambdaError) as info:
+        svc.call(op, request)
+    return info.value

@@ -122,6 +122,24 @@ OPERATION_HELP: dict[str, str] = {
     "AddPermission": "Allow a service, account or role to invoke a function, version or alias.",
     "GetPolicy": "Show the resource-based policy of a function, version or alias.",
     "RemovePermission": "Remove a statement from a function's resource-based policy.",
+    # concurrency, async and URL configuration
+    "PutFunctionConcurrency": "Reserve concurrency for a function (0 throttles every invocation).",
+    "GetFunctionConcurrency": "Show a function's reserved concurrency ({} when none is reserved).",
+    "DeleteFunctionConcurrency": "Remove a function's reserved concurrency.",
+    "PutProvisionedConcurrencyConfig": "Keep environments initialised for an alias or published version.",
+    "GetProvisionedConcurrencyConfig": "Show the provisioned concurrency of an alias or published version.",
+    "DeleteProvisionedConcurrencyConfig": "Remove the provisioned concurrency of an alias or published version.",
+    "ListProvisionedConcurrencyConfigs": "List a function's provisioned concurrency configurations.",
+    "PutFunctionEventInvokeConfig": "Set retries, maximum event age and destinations for asynchronous invocation.",
+    "UpdateFunctionEventInvokeConfig": "Change some settings of an asynchronous invocation configuration.",
+    "GetFunctionEventInvokeConfig": "Show the asynchronous invocation configuration of a function, version or alias.",
+    "DeleteFunctionEventInvokeConfig": "Remove an asynchronous invocation configuration.",
+    "ListFunctionEventInvokeConfigs": "List a function's asynchronous invocation configurations.",
+    "CreateFunctionUrlConfig": "Give a function or alias an HTTP URL served by the local server.",
+    "GetFunctionUrlConfig": "Show the URL, auth type and CORS settings of a function or alias.",
+    "UpdateFunctionUrlConfig": "Change the auth type, CORS settings or invoke mode of a function URL.",
+    "DeleteFunctionUrlConfig": "Remove a function URL.",
+    "ListFunctionUrlConfigs": "List the URLs of a function and its aliases.",
 }
 
 # Short help for members, in our words; other members get a syntax hint from their type.

@@ -52,6 +52,24 @@ OPERATIONS: dict[str, tuple[str, str]] = {
     "AddPermission": ("policy", "add_permission"),
     "GetPolicy": ("policy", "get_policy"),
     "RemovePermission": ("policy", "remove_permission"),
+    # concurrency, async and URL configuration
+    "PutFunctionConcurrency": ("concurrency", "put_function_concurrency"),
+    "GetFunctionConcurrency": ("concurrency", "get_function_concurrency"),
+    "DeleteFunctionConcurrency": ("concurrency", "delete_function_concurrency"),
+    "PutProvisionedConcurrencyConfig": ("concurrency", "put_provisioned_concurrency_config"),
+    "GetProvisionedConcurrencyConfig": ("concurrency", "get_provisioned_concurrency_config"),
+    "DeleteProvisionedConcurrencyConfig": ("concurrency", "delete_provisioned_concurrency_config"),
+    "ListProvisionedConcurrencyConfigs": ("concurrency", "list_provisioned_concurrency_configs"),
+    "PutFunctionEventInvokeConfig": ("invoke_config", "put_function_event_invoke_config"),
+    "UpdateFunctionEventInvokeConfig": ("invoke_config", "update_function_event_invoke_config"),
+    "GetFunctionEventInvokeConfig": ("invoke_config", "get_function_event_invoke_config"),
+    "DeleteFunctionEventInvokeConfig": ("invoke_config", "delete_function_event_invoke_config"),
+    "ListFunctionEventInvokeConfigs": ("invoke_config", "list_function_event_invoke_configs"),
+    "CreateFunctionUrlConfig": ("urls", "create_function_url_config"),
+    "GetFunctionUrlConfig": ("urls", "get_function_url_config"),
+    "UpdateFunctionUrlConfig": ("urls", "update_function_url_config"),
+    "DeleteFunctionUrlConfig": ("urls", "delete_function_url_config"),
+    "ListFunctionUrlConfigs": ("urls", "list_function_url_configs"),
 }
 
 

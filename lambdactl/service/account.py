@@ -15,10 +15,10 @@ def account_concurrency_limit(svc: Service) -> int:
 
 
 def get_account_settings(svc: Service, req: dict[str, Any]) -> dict[str, Any]:
+    from .concurrency import unreserved_concurrency
+
     conn = svc.conn
-    (count, reserved) = conn.execute(
-        "SELECT COUNT(*), COALESCE(SUM(reserved_concurrency), 0) FROM functions"
-    ).fetchone()
+    (count,) = conn.execute("SELECT COUNT(*) FROM functions").fetchone()
     (code,) = conn.execute(
         "SELECT COALESCE(SUM(code_size), 0) FROM versions"
     ).fetchone()
@@ -29,7 +29,7 @@ def get_account_settings(svc: Service, req: dict[str, Any]) -> dict[str, Any]:
             "CodeSizeUnzipped": limits.MAX_UNZIPPED_BYTES,
             "CodeSizeZipped": limits.MAX_ZIPPED_UPLOAD_BYTES,
             "ConcurrentExecutions": limit,
-            "UnreservedConcurrentExecutions": limit - int(reserved),
+            "UnreservedConcurrentExecutions": unreserved_concurrency(svc, conn),
         },
         "AccountUsage": {"TotalCodeSize": int(code), "FunctionCount": int(count)},
     }

@@ -206,6 +206,9 @@ def delete_alias(svc: Service, req: dict[str, Any]) -> dict[str, Any]:
         load_version(svc, function, LATEST)
         svc.conn.execute("DELETE FROM aliases WHERE function = ? AND name = ?", (function, name))
         svc.conn.execute("DELETE FROM policies WHERE function = ? AND qualifier = ?", (function, name))
+        from .concurrency import _delete_function_configs
+
+        _delete_function_configs(svc, function, name)
     return {}
 
 

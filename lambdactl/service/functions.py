@@ -748,12 +748,18 @@ def delete_function(svc: Service, req: dict[str, Any]) -> dict[str, Any]:
             ).fetchall()
             svc.conn.execute("DELETE FROM versions WHERE function = ? AND version = ?", (name, qualifier))
             svc.conn.execute("DELETE FROM policies WHERE function = ? AND qualifier = ?", (name, qualifier))
+            from .concurrency import _delete_function_configs
+
+            _delete_function_configs(svc, name, qualifier)
         else:
             if not _exists(svc.conn, name):
                 raise not_found(f"Function not found: {arn(svc, name)}")
             gone = svc.conn.execute("SELECT code_sha, config FROM versions WHERE function = ?", (name,)).fetchall()
             for table in ("aliases", "policies"):
                 svc.conn.execute(f"DELETE FROM {table} WHERE function = ?", (name,))
+            from .concurrency import _delete_function_configs
+
+            _delete_function_configs(svc, name)
             svc.conn.execute("DELETE FROM versions WHERE function = ?", (name,))
             svc.conn.execute("DELETE FROM functions WHERE name = ?", (name,))
         collect_code_blobs(svc, {sha for sha, _ in gone})
