@@ -63,6 +63,7 @@ def server(home: Path):
         raise RuntimeError(f"server did not start: {proc.stderr.read() if proc.stderr else ''}")
     info = json.loads(line)
     info["proc"] = proc
+    info["home"] = str(home)
     yield info
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
