@@ -100,6 +100,8 @@ def runtime_overrides(svc: Service) -> dict[str, str]:
 
 def code_root(svc: Service, stored: dict[str, Any]) -> Path:
     """The function's code, extracted once per digest into the read-only cache."""
+    if "_CodeDir" in stored:
+        return Path(stored["_CodeDir"])
     from ..registry import blobs
     from ..runtime.codecache import ensure_extracted
 
@@ -149,7 +151,12 @@ def build_spec(svc: Service, stored: dict[str, Any], version: str, *, initializa
 
 
 def environment_key(name: str, version: str, stored: dict[str, Any]) -> tuple[Any, ...]:
-    """What makes two environments interchangeable: the exact code and configuration."""
+    """What makes two environments interchangeable: the exact code and configuration (for a
+    --code-dir function, the folder's current contents)."""
+    if "_CodeDir" in stored:
+        from .codedir import signature
+
+        return (name, version, stored["CodeSha256"], stored["RevisionId"], signature(stored["_CodeDir"]))
     return (name, version, stored["CodeSha256"], stored["RevisionId"])
 
 
