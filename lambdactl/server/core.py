@@ -53,6 +53,10 @@ class LambdaServer:
         self._lock = threading.Lock()
         self._stopped = threading.Event()
         self._accept_thread: threading.Thread | None = None
+        from ..service import Service
+        from ..service.logs import BatchingSink
+
+        self.log_sink = BatchingSink(lambda: Service(self.settings))
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -88,6 +92,7 @@ class LambdaServer:
             except OSError:
                 pass
         self.pool.shutdown()
+        self.log_sink.close()
         path = self.settings.home / SERVER_FILE
         try:
             if json.loads(path.read_text()).get("pid") == os.getpid():
@@ -140,6 +145,7 @@ class LambdaServer:
 
             svc = Service(self.settings)
             svc.environments = self.pool  # type: ignore[attr-defined]
+            svc.log_sink = self.log_sink  # type: ignore[attr-defined]
             svc.code_url_base = f"{self.url}/lambdactl/code"  # type: ignore[attr-defined]
             svc.layer_url_base = f"{self.url}/lambdactl/layers"  # type: ignore[attr-defined]
             self._local.svc = svc
