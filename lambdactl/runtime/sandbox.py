@@ -151,7 +151,7 @@ def bootstrap_argv(spec: SandboxSpec, info: RuntimeInfo, layout: Layout,
         if p.is_file() and os.stat(p).st_mode & 0o111:
             return [f"{inside}/bootstrap"]
     raise InvalidEntrypoint(
-        f"Couldn't find valid bootstrap(s): [{layout.task_dir}/bootstrap {layout.opt_dir}/bootstrap]")
+        f"Couldn't find valid bootstrap(s): [{TASK_DIR}/bootstrap {OPT_DIR}/bootstrap]")
 
 
 def _system_binds() -> list[str]:
