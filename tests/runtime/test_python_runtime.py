@@ -239,3 +239,14 @@ def test_malformed_event_json_is_a_function_error(make_env, runtime):
     out = env.invoke(b'{"unterminated": ')
     assert out.function_error == "Unhandled" and "JSONDecodeError" in out.error_type
     assert env.invoke(b'[1, 2.5, "\\u00e9", null]').payload == b'[1, 2.5, "\\u00e9", null]'
+
+
+@pytest.mark.parametrize("runtime", PYTHON_IDS)
+def test_basic_config_is_a_no_op_as_on_lambda(make_env, runtime):
+    env = make_env({"app.py": "import logging\nlogging.basicConfig(level=logging.DEBUG)\n"
+                              "log = logging.getLogger()\nlog.setLevel(logging.INFO)\n"
+                              "def handler(e, c):\n    log.info('once')\n    return 1\n"},
+                   runtime=runtime)
+    out = env.invoke(b"{}", request_id="bc")
+    lines = out.log.decode().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("[INFO]\t") and lines[0].endswith("\tbc\tonce")
