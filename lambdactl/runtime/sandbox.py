@@ -45,6 +45,9 @@ from lambdactl.runtime.spec import (
 
 BOOTSTRAPS_DIR = Path(__file__).resolve().parent / "bootstraps"
 LANG_DIR = "/var/lang"
+# The kernel's memory cap sits this far above MemorySize + /tmp: the supervisor's sampling
+# enforces MemorySize; the cap only bounds what a very fast allocator gets between samples.
+BACKSTOP_SLACK_MB = 64
 SANDBOX_UID = 993  # an unprivileged uid inside the namespace, as Lambda's sbx_user1051
 
 # /etc entries a runtime needs (dynamic loader, name resolution, TLS roots, users): the rest of
@@ -247,7 +250,9 @@ def launch(spec: SandboxSpec, info: RuntimeInfo, runtime_api: str,
         # No tmpfs to size: bound each file written instead (weaker: not the total).
         fsize = spec.tmp_mb * 1024 * 1024
     env = build_environment(spec, runtime_api, layout)
-    cgroup = create_cgroup(f"env-{uuid.uuid4().hex[:12]}", max_pids=spec.max_processes)
+    cgroup = create_cgroup(f"env-{uuid.uuid4().hex[:12]}", max_pids=spec.max_processes,
+                           memory_limit_bytes=(spec.memory_mb + spec.tmp_mb
+                                               + BACKSTOP_SLACK_MB) * 1024 * 1024)
     marker = f"AWS_LAMBDA_RUNTIME_API={runtime_api}"
     try:
         proc = subprocess.Popen(

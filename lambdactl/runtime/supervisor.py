@@ -259,6 +259,9 @@ class Supervisor:
 
     def _wait_loop(self) -> None:
         rc = self.proc.wait()
+        cg = self.launched.cgroup
+        if self.kill_reason is None and cg is not None and cg.oom_killed():
+            self.kill_reason = "oom"  # the kernel's backstop fired before a sample did
         self.returncode = rc
         # The runtime is gone: nothing else of the tree may outlive it (Lambda resets it all).
         self._kill_tree()

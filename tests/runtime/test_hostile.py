@@ -283,3 +283,13 @@ def test_fallback_private_tmp_and_cleanup(make_env):
     assert tmp is not None and tmp.is_dir()
     env.shutdown()
     assert not tmp.exists()
+
+
+def test_one_shot_allocation_beyond_memory_is_killed(make_env):
+    # 1 GB in one expression: grows faster than a sample interval, so the kernel's cgroup
+    # backstop (where available) or the next sample must stop it; either way it is an OOM.
+    env = make_env({"app.py": "def handler(e, c):\n    b = b'x' * (1024 ** 3)\n    return len(b)\n"},
+                   memory_mb=128, tmp_mb=16, timeout_s=20)
+    out = env.invoke(b"{}")
+    assert out.status == "oom", out
+    assert json.loads(out.payload)["errorMessage"].endswith("signal: killed")
