@@ -12,7 +12,7 @@ import os
 import re
 import subprocess
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -112,38 +112,47 @@ def _outside_usr(prefix: str) -> Path | None:
     return None if p == Path("/usr") or Path("/usr") in p.parents else p
 
 
-def _find_python(runtime: str, minor: str, overrides: Mapping[str, str]) -> RuntimeInfo:
-    searched: list[str] = []
-    seen: set[str] = set()
-    for place, cands in _python_candidates(minor, overrides, runtime):
-        searched.append(place)
-        for c in cands:
-            if c in seen or not os.access(c, os.X_OK):
-                continue
-            seen.add(c)
-            out = _probe([c, "-I", "-S", "-c", _PY_PROBE])
-            if out and out[0] == minor:
-                return RuntimeInfo(runtime, "python", Path(out[2]), out[1], searched,
-                                   _outside_usr(out[3]))
-    raise _missing(runtime, f"python{minor}", searched)
+Found = tuple[Path, str, "Path | None"]  # executable, full version, prefix to show
 
 
-def _find_node(runtime: str, major: str, overrides: Mapping[str, str]) -> RuntimeInfo:
+def _search(runtime: str, kind: str, what: str, places: list[tuple[str, list[str]]],
+            probe: Callable[[str], list[str]], accept: Callable[[list[str]], Found | None]
+            ) -> RuntimeInfo:
+    """Probe each candidate in order; the first the interpreter itself confirms wins."""
     searched: list[str] = []
     seen: set[str] = set()
-    for place, cands in _node_candidates(major, overrides, runtime):
+    for place, cands in places:
         searched.append(place)
         for c in cands:
             real = os.path.realpath(c)
             if real in seen or not os.access(c, os.X_OK):
                 continue
             seen.add(real)
-            out = _probe([c, "-e", _NODE_PROBE])
-            if out and out[0].split(".")[0] == major:
-                exe = Path(out[1])
-                return RuntimeInfo(runtime, "node", exe, out[0], searched,
-                                   _outside_usr(str(exe.parent.parent)))
-    raise _missing(runtime, f"node {major}.x", searched)
+            out = _probe(probe(c))
+            found = accept(out) if out else None
+            if found is not None:
+                return RuntimeInfo(runtime, kind, found[0], found[1], searched, found[2])
+    raise _missing(runtime, what, searched)
+
+
+def _find_python(runtime: str, minor: str, overrides: Mapping[str, str]) -> RuntimeInfo:
+    def accept(out: list[str]) -> Found | None:
+        return (Path(out[2]), out[1], _outside_usr(out[3])) if out[0] == minor else None
+
+    return _search(runtime, "python", f"python{minor}",
+                   _python_candidates(minor, overrides, runtime),
+                   lambda c: [c, "-I", "-S", "-c", _PY_PROBE], accept)
+
+
+def _find_node(runtime: str, major: str, overrides: Mapping[str, str]) -> RuntimeInfo:
+    def accept(out: list[str]) -> Found | None:
+        if out[0].split(".")[0] != major:
+            return None
+        exe = Path(out[1])
+        return exe, out[0], _outside_usr(str(exe.parent.parent))
+
+    return _search(runtime, "node", f"node {major}.x", _node_candidates(major, overrides, runtime),
+                   lambda c: [c, "-e", _NODE_PROBE], accept)
 
 
 def _missing(runtime: str, what: str, searched: list[str]) -> LambdaError:
