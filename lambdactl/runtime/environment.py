@@ -112,6 +112,7 @@ class ExecutionEnvironment:
         self._state = State.INIT
         self._state_lock = threading.Lock()
         self._wake = threading.Event()
+        self._supervised = threading.Event()
         self._current: Invocation | None = None
         self.api: RuntimeAPI | None = None
         self.supervisor: Supervisor | None = None
@@ -141,6 +142,12 @@ class ExecutionEnvironment:
 
     # -- lifecycle --------------------------------------------------------------------------
 
+    def _authorize(self, peer_port: int) -> bool:
+        # The runtime may connect before launch() has returned here: wait for the supervisor.
+        self._supervised.wait(INIT_TIMEOUT_S)
+        sup, api = self.supervisor, self.api
+        return sup is not None and api is not None and sup.owns_connection(peer_port, api.port)
+
     def _on_exit(self) -> None:
         cur = self._current
         if cur is not None:
@@ -161,7 +168,7 @@ class ExecutionEnvironment:
             raise InvalidStateTransition(self._state, State.INIT)
         self._started = True
         t0 = time.perf_counter()
-        self.api = RuntimeAPI(MAX_RUNTIME_RESPONSE_BYTES)
+        self.api = RuntimeAPI(MAX_RUNTIME_RESPONSE_BYTES, authorize=self._authorize)
         self.api.on_event = self._wake.set
         try:
             launched = launch(self.spec, self.runtime_info, self.api.address, self.mode)
@@ -170,6 +177,7 @@ class ExecutionEnvironment:
             self.api.close()
             return
         self.supervisor = Supervisor(launched, self.spec.memory_mb * MIB, on_exit=self._on_exit)
+        self._supervised.set()
         deadline = t0 + self.init_timeout_s
         while True:
             if self.api.init_error is not None:
