@@ -6,7 +6,7 @@ import base64
 import json
 
 import pytest
-from _engine_helpers import ACCOUNT, PYTHON_IDS
+from _engine_helpers import ACCOUNT, DEFAULT_MINOR, PYTHON_IDS
 
 CONTEXT_APP = '''
 import os, sys, time
@@ -159,7 +159,7 @@ def test_nested_handler_names(make_env, handler):
 
 def test_layers_on_sys_path(make_env):
     layer = {"python/shared.py": "VALUE = 'from /opt/python'\n",
-             "python/lib/python3.12/site-packages/dep.py": "VALUE = 'from site-packages'\n"}
+             f"python/lib/python{DEFAULT_MINOR}/site-packages/dep.py": "VALUE = 'from site-packages'\n"}
     env = make_env({"app.py": "import shared, dep\n"
                               "def handler(e, c):\n    return [shared.VALUE, dep.VALUE]\n"},
                    layers=layer)
@@ -220,7 +220,7 @@ def test_fallback_mode_contract(make_env):
     assert e["LAMBDA_TASK_ROOT"] == str(env.spec.task_root) == doc["cwd"]
     assert e["TMPDIR"].startswith("/") and "HOME" not in e and "LAMBDACTL_TEST_HOST_ONLY" not in e
     assert doc["path"] == [e["LAMBDA_TASK_ROOT"],
-                           f"{env.spec.opt_root}/python/lib/python3.12/site-packages",
+                           f"{env.spec.opt_root}/python/lib/python{DEFAULT_MINOR}/site-packages",
                            f"{env.spec.opt_root}/python"]
 
 
