@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -145,3 +146,24 @@ def test_log_lines():
     assert timeout_line("r", 3, 0).startswith("1970-01-01T00:00:00.000Z r Task timed out after 3.00")
     name = log_stream_name("$LATEST", 0)
     assert name.startswith("1970/01/01/[$LATEST]") and len(name) == len("1970/01/01/[$LATEST]") + 32
+
+
+def test_probe_answers_are_cached_on_disk(tmp_path):
+    discovery.clear_cache()
+    cache_file = tmp_path / "runtimes.json"
+    try:
+        first = find_runtime("python3.11", cache_file=cache_file)
+    except LambdaError:
+        pytest.skip("python3.11 missing")
+    entries = json.loads(cache_file.read_text())
+    assert any(json.loads(k)[0] == str(first.executable) for k in entries)
+    # a second process (simulated: empty in-memory cache) answers from the file, no subprocess
+    discovery.clear_cache()
+    real_probe = discovery._probe
+    discovery._probe = lambda argv: pytest.fail(f"probed again: {argv}")
+    try:
+        again = find_runtime("python3.11", cache_file=cache_file)
+    finally:
+        discovery._probe = real_probe
+        discovery.clear_cache()
+    assert again == first
