@@ -2,7 +2,8 @@
 
 Owns: detecting which backend works here (and why not), the bubblewrap command line (namespaces,
 the read-only view of the system, /var/task, /opt, /var/runtime, a sized tmpfs /tmp), the
-fallback's weaker confinement, rlimits and the optional pids cgroup. Must not know about the
+fallback's weaker confinement, rlimits and the per-environment cgroup where one is writable
+(pids cap, memory accounting and backstop: see cgroups.py). Must not know about the
 Runtime API protocol, invocations or logs: it starts argv with an environment and hands the
 process to the `Supervisor`.
 
@@ -13,8 +14,10 @@ Strengths, as `lambdactl doctor` reports them:
   private TMPDIR; the function can read whatever the caller can and /tmp is shared. Weaker.
 
 RLIMIT_NPROC does not bind processes that the kernel counts as root (uid 0 outside the user
-namespace: bwrap run by root maps the sandbox uid to 0), so when we run as root the process limit
-comes from a pids cgroup instead, if one is writable.
+namespace: bwrap run by root maps the sandbox uid 993 to 0), so when we run as root the process
+limit comes from a pids cgroup instead; as root without a writable cgroup tree there is no
+process limit (`lambdactl doctor` says so). Run as an unprivileged user, RLIMIT_NPROC counts
+per user namespace and limits the sandbox only.
 """
 
 from __future__ import annotations
@@ -24,7 +27,6 @@ import functools
 import os
 import resource
 import shutil
-import signal
 import subprocess
 import tempfile
 import uuid
@@ -202,8 +204,6 @@ def _limits(spec: SandboxSpec, fsize_bytes: int | None, cgroup: Cgroup | None) -
         resource.setrlimit(resource.RLIMIT_FSIZE, (fsize_bytes, fsize_bytes))
     if cgroup is not None:
         cgroup.join_self()
-    # The caller may ignore SIGPIPE/SIGINT (Python sets SIGPIPE to SIG_IGN): restore defaults.
-    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
 
 
 @dataclass
