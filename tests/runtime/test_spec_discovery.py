@@ -12,7 +12,7 @@ from _engine_helpers import NODE_IDS, PYTHON_IDS
 from lambdactl.errors import LambdaError
 from lambdactl.runtime import discovery, doctor
 from lambdactl.runtime.discovery import find_runtime
-from lambdactl.runtime.logs import log_stream_name, report_line, timeout_line
+from lambdactl.runtime.logs import framed, log_stream_name, report_line, timeout_line
 from lambdactl.runtime.spec import Layout, SandboxSpec, build_environment
 
 ARN = "arn:aws:lambda:eu-west-1:123456789012:function:f"
@@ -167,3 +167,10 @@ def test_probe_answers_are_cached_on_disk(tmp_path):
         discovery._probe = real_probe
         discovery.clear_cache()
     assert again == first
+
+
+def test_framed_invocation_log():
+    report = report_line("r", 2.0, 128, 30)
+    assert framed("r", "$LATEST", b"hello", report) == (
+        b"START RequestId: r Version: $LATEST\nhello\nEND RequestId: r\n" + report.encode())
+    assert framed("r", "7", b"", report).startswith(b"START RequestId: r Version: 7\nEND")
