@@ -190,7 +190,7 @@ class ExecutionEnvironment:
             if self.supervisor.exited.is_set():
                 self._init_failure = _InitFailure(
                     "Runtime.ExitError", None,
-                    f"Runtime exited with error: {self.supervisor.exit_text()}")
+                    self.supervisor.exit_reason())
                 break
             remaining = deadline - time.perf_counter()
             if remaining <= 0:
@@ -282,7 +282,7 @@ class ExecutionEnvironment:
             reusable = False
             status = "oom" if sup.kill_reason == "oom" else "crash"
             function_error, error_type = "Unhandled", "Runtime.ExitError"
-            text = f"RequestId: {rid} Error: Runtime exited with error: {sup.exit_text()}"
+            text = f"RequestId: {rid} Error: {sup.exit_reason()}"
             payload = _error_json(error_type, text)
             extra = f"{text}\nRuntime.ExitError\n".encode()
         max_mb = self._memory_mb()

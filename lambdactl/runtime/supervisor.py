@@ -311,6 +311,12 @@ class Supervisor:
         assert self.returncode is not None
         return exit_text(self.returncode, bwrap=self.bwrap)
 
+    def exit_reason(self) -> str:
+        """Lambda's sentence for how the runtime ended, as in `Error: <this>`."""
+        if self.kill_reason is None and self.returncode == 0:
+            return "Runtime exited without providing a reason"
+        return f"Runtime exited with error: {self.exit_text()}"
+
     def _kill_tree(self) -> None:
         for _ in range(200):
             pids = set(self.tree())

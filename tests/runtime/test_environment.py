@@ -115,3 +115,11 @@ def test_foreign_clients_cannot_take_events(make_env):
         thief.getresponse()
     out = env.invoke(b'{"n": 3}')  # the event went to the function, not to the thief
     assert out.status == "success" and out.payload == b"3"
+
+
+def test_clean_exit_mid_invoke_has_no_reason(make_env):
+    env = make_env({"app.py": "import sys\ndef handler(e, c):\n    sys.exit(0)\n"})
+    out = env.invoke(b"{}", request_id="zero")
+    assert out.status == "crash" and json.loads(out.payload) == {
+        "errorType": "Runtime.ExitError",
+        "errorMessage": "RequestId: zero Error: Runtime exited without providing a reason"}

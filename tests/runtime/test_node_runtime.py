@@ -157,3 +157,12 @@ def test_fallback_mode_runs_node(make_env):
     env = make_env(node_files(), runtime="nodejs20.x", handler="esm/index.handler",
                    env_mode=SandboxMode("fallback", None, None, "test"))
     assert json.loads(env.invoke(b"{}").payload) == {"esm": "mjs"}
+
+
+def test_never_settling_promise_ends_the_runtime(make_env):
+    env = make_env({"index.js": "exports.handler = () => new Promise(() => {});\n"},
+                   runtime="nodejs20.x", handler="index.handler", timeout_s=5)
+    out = env.invoke(b"{}", request_id="pend")
+    # nothing keeps node's event loop alive: the runtime exits, as it does on Lambda
+    assert out.status == "crash" and out.duration_ms < 4000, out
+    assert json.loads(out.payload)["errorType"] == "Runtime.ExitError"
