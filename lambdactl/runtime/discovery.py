@@ -67,8 +67,8 @@ def _python_candidates(minor: str, overrides: Mapping[str, str], runtime: str
                        ) -> list[tuple[str, list[str]]]:
     """(place description, candidate paths) in search order."""
     places: list[tuple[str, list[str]]] = []
-    if runtime in overrides:
-        places.append((f"config override {overrides[runtime]}", [overrides[runtime]]))
+    if runtime in overrides:  # a pinned interpreter is used or refused, never replaced
+        return [(f"config override {overrides[runtime]}", [overrides[runtime]])]
     name = f"python{minor}"
     # pyenv shims pick a version from the cwd's .python-version: search pyenv's own dirs instead.
     path_hits = [os.path.join(d, name) for d in _path_dirs() if "shims" not in Path(d).parts]
@@ -88,8 +88,8 @@ def _python_candidates(minor: str, overrides: Mapping[str, str], runtime: str
 def _node_candidates(major: str, overrides: Mapping[str, str], runtime: str
                      ) -> list[tuple[str, list[str]]]:
     places: list[tuple[str, list[str]]] = []
-    if runtime in overrides:
-        places.append((f"config override {overrides[runtime]}", [overrides[runtime]]))
+    if runtime in overrides:  # a pinned interpreter is used or refused, never replaced
+        return [(f"config override {overrides[runtime]}", [overrides[runtime]])]
     hits = [os.path.join(d, n) for n in (f"node{major}", "node") for d in _path_dirs()]
     places.append((f"PATH (node{major}, node)", hits))
     nvm_dir = os.environ.get("NVM_DIR") or os.path.join(_home(), ".nvm")
@@ -208,11 +208,18 @@ def _find_node(runtime: str, major: str, overrides: Mapping[str, str], cache: Pr
 
 
 def _missing(runtime: str, what: str, searched: list[str]) -> LambdaError:
+    if len(searched) == 1 and searched[0].startswith("config override "):
+        pinned = searched[0].removeprefix("config override ")
+        message = (f"Runtime {runtime} is not available: the interpreter configured for it, "
+                   f"{pinned}, is missing or is not {what}. Fix or remove the mapping in "
+                   f"config.toml ([runtimes] \"{runtime}\").")
+    else:
+        message = (f"Runtime {runtime} is not available on this machine: no {what} found. "
+                   "Searched: " + "; ".join(searched) + ". Install it, or map it in config.toml "
+                   f"([runtimes] \"{runtime}\" = \"/path/to/it\").")
     return LambdaError(
         "InvalidRuntimeException",
-        f"Runtime {runtime} is not available on this machine: no {what} found. Searched: "
-        + "; ".join(searched)
-        + f". Install it, or map it in config.toml ([runtimes] \"{runtime}\" = \"/path/to/it\").",
+        message,
         502,
         runtime=runtime,
         searched=searched,

@@ -15,13 +15,15 @@ import math
 import threading
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from lambdactl.errors import LambdaError
 from lambdactl.limits import INIT_TIMEOUT_S, MAX_RUNTIME_RESPONSE_BYTES
 from lambdactl.runtime import logs
 from lambdactl.runtime.api import Invocation, RuntimeAPI
-from lambdactl.runtime.discovery import RuntimeInfo
+from lambdactl.runtime.discovery import RuntimeInfo, find_runtime
 from lambdactl.runtime.sandbox import InvalidEntrypoint, SandboxMode, launch
 from lambdactl.runtime.spec import SandboxSpec
 from lambdactl.runtime.supervisor import SAMPLE_FAST_S, SAMPLE_SLOW_S, Supervisor
@@ -98,6 +100,16 @@ def _error_type_of(body: bytes, header: str | None) -> str | None:
         return None
     et = doc.get("errorType") if isinstance(doc, dict) else None
     return et if isinstance(et, str) else None
+
+
+def runtime_for(spec: SandboxSpec, overrides: Mapping[str, str] | None = None,
+                cache_file: Path | None = None) -> RuntimeInfo:
+    """The RuntimeInfo to start `spec` with: `spec.interpreter` when set (still verified to be
+    the runtime's version), else discovery with config.toml's overrides."""
+    ov = dict(overrides or {})
+    if spec.interpreter is not None:
+        ov[spec.runtime] = str(spec.interpreter)
+    return find_runtime(spec.runtime, ov, cache_file)
 
 
 class ExecutionEnvironment:

@@ -105,10 +105,10 @@ def test_missing_runtime_names_every_place(monkeypatch, tmp_path):
     fake.write_text("#!/bin/sh\necho 3.11\n")  # lies about nothing: it is not 3.12
     fake.chmod(0o755)
     with pytest.raises(LambdaError) as e:
-        find_runtime("python3.12", {"python3.12": str(tmp_path / "nope")})
+        find_runtime("python3.12")
     err = e.value
     assert err.code == "InvalidRuntimeException" and err.status == 502
-    for place in ("config override", "PATH (python3.12)", f"pyenv {tmp_path}/pyenv", "uv "):
+    for place in ("PATH (python3.12)", f"pyenv {tmp_path}/pyenv", "uv "):
         assert place in err.message
     discovery.clear_cache()
 
@@ -174,3 +174,21 @@ def test_framed_invocation_log():
     assert framed("r", "$LATEST", b"hello", report) == (
         b"START RequestId: r Version: $LATEST\nhello\nEND RequestId: r\n" + report.encode())
     assert framed("r", "7", b"", report).startswith(b"START RequestId: r Version: 7\nEND")
+
+
+def test_spec_interpreter_pins_the_binary():
+    from lambdactl.runtime.environment import runtime_for
+
+    try:
+        found = find_runtime("python3.11")
+    except LambdaError:
+        pytest.skip("python3.11 missing")
+    pinned = spec(runtime="python3.11", interpreter=found.executable)
+    assert runtime_for(pinned).executable == found.executable
+    # a 3.11 pinned for python3.12 is refused, never replaced by another 3.12 found elsewhere
+    wrong = spec(runtime="python3.12", interpreter=found.executable)
+    with pytest.raises(LambdaError, match=f"the interpreter configured for it, "
+                                          f"{found.executable}, is missing or is not python3.12"):
+        runtime_for(wrong)
+    with pytest.raises(LambdaError, match="is missing or is not python3.11"):
+        find_runtime("python3.11", {"python3.11": "/nonexistent/python3.11"})
