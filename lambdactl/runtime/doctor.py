@@ -44,6 +44,13 @@ def report(overrides: Mapping[str, str] | None = None, cache_file: Path | None =
     }
     if mode.reason:
         sandbox["reason"] = mode.reason
+    if os.geteuid() == 0:
+        sandbox["warning"] = (
+            "running as root: sandboxed processes are host uid 0 without capabilities (sysctls "
+            "are read-only, but abstract unix sockets trusting uid 0 and root's keyring are "
+            "reachable)" if mode.name == "bubblewrap" else
+            "running as root in the fallback mode: functions run as root")
+        sandbox["advice"] = "run lambdactl as an unprivileged user"
     runtimes: dict[str, Any] = {}
     for rt, found in discover_all(overrides, cache_file).items():
         if isinstance(found, LambdaError):

@@ -18,6 +18,12 @@ namespace: bwrap run by root maps the sandbox uid 993 to 0), so when we run as r
 limit comes from a pids cgroup instead; as root without a writable cgroup tree there is no
 process limit (`lambdactl doctor` says so). Run as an unprivileged user, RLIMIT_NPROC counts
 per user namespace and limits the sandbox only.
+
+Run as root, the sandbox's processes are host uid 0 without capabilities: /proc/sys and friends
+are bound read-only (uid 0 could otherwise write sysctls), but what the kernel grants by uid
+alone remains reachable through the shared network namespace and keyrings (abstract unix
+sockets that trust peer uid 0, root's user keyring). Running lambdactl as an ordinary user
+avoids all of it; doctor reports it.
 """
 
 from __future__ import annotations
@@ -60,6 +66,7 @@ ETC_FILES = (
     "crypto-policies", "passwd", "group", "alternatives", "mime.types", "protocols", "services",
     "localtime",
 )
+PROC_READ_ONLY = ("/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus")
 SYSTEM_DIRS = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")
 
 
@@ -181,7 +188,12 @@ def bwrap_argv(mode: SandboxMode, spec: SandboxSpec, binds: list[str], inner: li
     # No uts/cgroup namespaces: they hide nothing a function could misuse (the hostname, its own
     # cgroup path) and each costs 2-3 ms of every cold start.
     args += _system_binds() + binds
-    args += ["--proc", "/proc", "--dev", "/dev"]
+    args += ["--proc", "/proc"]
+    # A new procfs still lets uid 0 write sysctls (core_pattern is a host root escape): when we
+    # run as root the sandbox uid maps to host uid 0, so cover what bwrap's setuid mode covers.
+    for d in PROC_READ_ONLY:
+        args += ["--ro-bind-try", d, d]
+    args += ["--dev", "/dev"]
     if mode.tmpfs_size:
         args += ["--size", str(spec.tmp_mb * 1024 * 1024)]
     args += ["--tmpfs", "/tmp", "--dir", "/var",
