@@ -81,10 +81,15 @@ class Cgroup:
 
     def join_self(self) -> None:
         """Move the calling process in (called between fork and exec: raw syscalls only)."""
+        self.add(0)
+
+    def add(self, pid: int) -> None:
+        """Move process `pid` (0: the caller) in; raises OSError if it cannot be moved."""
+        data = str(pid).encode()
         for d in self._dirs():
             fd = os.open(str(d / "cgroup.procs"), os.O_WRONLY)
             try:
-                os.write(fd, b"0")
+                os.write(fd, data)
             finally:
                 os.close(fd)
 
