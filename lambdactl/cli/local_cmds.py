@@ -79,7 +79,7 @@ def register(app: typer.Typer) -> None:
         from ..service.invoke import runtime_overrides
 
         svc = _service(home)
-        data = report(runtime_overrides(svc))  # type: ignore[arg-type]
+        data = report(runtime_overrides(svc), svc.settings.cache_dir / "runtimes.json")  # type: ignore[arg-type, attr-defined]
         if output == "json":
             from ._output import render
 

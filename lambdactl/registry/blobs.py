@@ -7,12 +7,13 @@ removing a blob another process is about to reference.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
 
 def digest(data: bytes) -> str:
+    import hashlib  # not at import: most commands only look blobs up
+
     return hashlib.sha256(data).hexdigest()
 
 

@@ -128,6 +128,40 @@ def detect_mode() -> SandboxMode:
     return SandboxMode("bubblewrap", bwrap, version, "", sized)
 
 
+def detect_mode_cached(cache_file: Path | None) -> SandboxMode:
+    """`detect_mode()`, remembered in `cache_file` across processes.
+
+    The probe starts bwrap three times (~25 ms), which a one-shot CLI invocation would pay every
+    time. The answer is kept per bwrap binary (path and mtime), kernel release, user and forced
+    mode, so an upgrade or a different user probes again.
+    """
+    if cache_file is None:
+        return detect_mode()
+    import json
+
+    bwrap = shutil.which("bwrap")
+    try:
+        mtime = os.stat(bwrap).st_mtime_ns if bwrap else 0
+    except OSError:
+        mtime = 0
+    key = f"{bwrap}|{mtime}|{os.uname().release}|{os.geteuid()}|{os.environ.get('LAMBDACTL_SANDBOX', '')}"
+    try:
+        entry = json.loads(cache_file.read_text()).get(key)
+    except (OSError, ValueError, AttributeError):
+        entry = None
+    if isinstance(entry, list) and len(entry) == 5:
+        return SandboxMode(*entry)
+    mode = detect_mode()
+    try:
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache_file.with_suffix(f".tmp{os.getpid()}")
+        tmp.write_text(json.dumps({key: [mode.name, mode.bwrap, mode.version, mode.reason, mode.tmpfs_size]}))
+        os.replace(tmp, cache_file)
+    except OSError:
+        pass
+    return mode
+
+
 def interpreter_view(info: RuntimeInfo) -> tuple[str | None, list[str]]:
     """(the interpreter's path inside the sandbox, the bind arguments that make it visible).
 

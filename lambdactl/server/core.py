@@ -202,9 +202,8 @@ class LambdaServer:
     def provision(self, name: str | None = None) -> None:
         """Start the environments that provisioned-concurrency configs ask for (all functions, or
         one), initialised with AWS_LAMBDA_INITIALIZATION_TYPE=provisioned-concurrency."""
-        from ..runtime.discovery import find_runtime
         from ..service.functions import resolve_version
-        from ..service.invoke import build_spec, environment_key, runtime_overrides
+        from ..service.invoke import build_spec, environment_key, find_local_runtime
 
         svc = self.service()
         rows = svc.conn.execute(
@@ -214,7 +213,7 @@ class LambdaServer:
         for function, qualifier, requested in rows:
             try:
                 version, stored = resolve_version(svc, function, qualifier)
-                runtime = find_runtime(stored["Runtime"], runtime_overrides(svc))
+                runtime = find_local_runtime(svc, stored["Runtime"])
                 key = environment_key(function, version, stored)
                 ready = self.pool.provision(
                     key, lambda stored=stored, version=version: build_spec(svc, stored, version), runtime, int(requested)

@@ -43,10 +43,13 @@ class EnvironmentProvider(Protocol):
 class OneShotProvider:
     """A fresh environment for every invocation, shut down after it (the CLI's direct path)."""
 
+    def __init__(self, mode: Any = None) -> None:
+        self.mode = mode
+
     def acquire(self, key: tuple[Any, ...], make_spec: Callable[[], SandboxSpec], runtime: Any) -> ExecutionEnvironment:
         from ..runtime.environment import ExecutionEnvironment
 
-        return ExecutionEnvironment(make_spec(), runtime)
+        return ExecutionEnvironment(make_spec(), runtime, mode=self.mode)
 
     def release(self, key: tuple[Any, ...], env: ExecutionEnvironment, outcome: InvokeOutcome) -> None:
         env.shutdown()
@@ -91,6 +94,20 @@ def _client_context(value: str | None) -> str | None:
     if not isinstance(doc, dict):
         raise invalid("Client context must be a valid Base64-encoded JSON object.")
     return text
+
+
+def sandbox_mode(svc: Service) -> Any:
+    """The sandbox backend, probed once per machine and user, not once per CLI process."""
+    from ..runtime.sandbox import detect_mode_cached
+
+    return detect_mode_cached(svc.settings.cache_dir / "sandbox.json")
+
+
+def find_local_runtime(svc: Service, runtime: str) -> Any:
+    """The interpreter for a runtime id, with interpreters' answers cached under the home."""
+    from ..runtime.discovery import find_runtime
+
+    return find_runtime(runtime, runtime_overrides(svc), svc.settings.cache_dir / "runtimes.json")
 
 
 def runtime_overrides(svc: Service) -> dict[str, str]:
@@ -183,9 +200,7 @@ def invoke(svc: Service, req: dict[str, Any]) -> dict[str, Any]:
             "lambdactl does not run asynchronous (Event) invocations from the command line yet; "
             "use --invocation-type RequestResponse."
         )
-    from ..runtime.discovery import find_runtime
-
-    runtime = find_runtime(stored["Runtime"], runtime_overrides(svc))
+    runtime = find_local_runtime(svc, stored["Runtime"])
     invoked_arn = arn(svc, name, qualifier if qualifier not in (None,) else None)
     outcome = run(svc, name, version, stored, payload, client_context=context_text, invoked_arn=invoked_arn, runtime=runtime)
     result: dict[str, Any] = {"StatusCode": 200}
@@ -219,7 +234,7 @@ def run(
     from ..runtime import logs as platform_logs
     from .concurrency import acquire_lease, release_lease
 
-    provider = provider or getattr(svc, "environments", None) or OneShotProvider()
+    provider = provider or getattr(svc, "environments", None) or OneShotProvider(sandbox_mode(svc))
     key = environment_key(name, version, stored)
     request_id = str(uuid.uuid4())
     # One unit of the function's (or the account's) concurrency for as long as this runs; a
