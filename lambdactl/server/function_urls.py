@@ -77,7 +77,7 @@ def handle(server: LambdaServer, req: Request, url_id: str, target: str, request
     cors = config.get("Cors") or {}
     origin = req.headers.get("origin")
     if req.method == "OPTIONS" and cors and origin and "access-control-request-method" in req.headers:
-        return response(200, b"", _preflight_headers(cors, origin) + [("x-amzn-RequestId", request_id)], close=close)
+        return response(200, b"", _cors_headers(cors, origin, preflight=True) + [("x-amzn-RequestId", request_id)], close=close)
     try:
         caller = _authorize(server, svc, req, config)
         if req.truncated:
@@ -88,7 +88,7 @@ def handle(server: LambdaServer, req: Request, url_id: str, target: str, request
     except _Refusal as refusal:
         return _message(refusal.status, refusal.message, request_id, close, refusal.error_type)
     if cors and origin:
-        headers += _cors_headers(cors, origin)
+        headers += _cors_headers(cors, origin, preflight=False)
     headers.append(("x-amzn-RequestId", request_id))
     return response(status, b"" if req.method == "HEAD" else body, headers, close=close)
 
@@ -297,33 +297,21 @@ def _origin_allowed(cors: dict[str, Any], origin: str) -> str | None:
     return None
 
 
-def _preflight_headers(cors: dict[str, Any], origin: str) -> Headers:
-    """Lambda answers a CORS preflight itself from the config; the function never sees it."""
+def _cors_headers(cors: dict[str, Any], origin: str, *, preflight: bool) -> Headers:
+    """CORS headers from the URL config for a request from `origin`. A preflight is answered by
+    Lambda itself (methods, headers, max age); a normal response gets them next to any CORS
+    headers the function set itself, as AWS does."""
     allow = _origin_allowed(cors, origin)
     if allow is None:
         return []
+    lists = (("AllowMethods", "Access-Control-Allow-Methods"), ("AllowHeaders", "Access-Control-Allow-Headers")) \
+        if preflight else (("ExposeHeaders", "Access-Control-Expose-Headers"),)
     headers = [("Access-Control-Allow-Origin", allow)]
-    if cors.get("AllowMethods"):
-        headers.append(("Access-Control-Allow-Methods", ",".join(cors["AllowMethods"])))
-    if cors.get("AllowHeaders"):
-        headers.append(("Access-Control-Allow-Headers", ",".join(cors["AllowHeaders"])))
-    if cors.get("MaxAge") is not None:
+    for member, header in lists:
+        if cors.get(member):
+            headers.append((header, ",".join(cors[member])))
+    if preflight and cors.get("MaxAge") is not None:
         headers.append(("Access-Control-Max-Age", str(cors["MaxAge"])))
-    if cors.get("AllowCredentials"):
-        headers.append(("Access-Control-Allow-Credentials", "true"))
-    if allow != "*":
-        headers.append(("Vary", "Origin"))
-    return headers
-
-
-def _cors_headers(cors: dict[str, Any], origin: str) -> Headers:
-    """Added to a function's response (next to any CORS headers the function set itself, as AWS does)."""
-    allow = _origin_allowed(cors, origin)
-    if allow is None:
-        return []
-    headers = [("Access-Control-Allow-Origin", allow)]
-    if cors.get("ExposeHeaders"):
-        headers.append(("Access-Control-Expose-Headers", ",".join(cors["ExposeHeaders"])))
     if cors.get("AllowCredentials"):
         headers.append(("Access-Control-Allow-Credentials", "true"))
     if allow != "*":

@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import time
 from collections.abc import Mapping
+from typing import NamedTuple
 from urllib.parse import quote, unquote
 
 ALGORITHM = "AWS4-HMAC-SHA256"
@@ -37,22 +38,18 @@ class SignatureError(Exception):
         self.message = message
 
 
-class Signed:
+class Signed(NamedTuple):
     """The parts of a request's signature: who signed, for which scope, over which headers."""
 
-    __slots__ = ("access_key", "date", "region", "service", "signed_headers", "signature", "amz_date", "presigned", "expires_s")
-
-    def __init__(self, access_key: str, date: str, region: str, service: str, signed_headers: list[str],
-                 signature: str, amz_date: str, presigned: bool, expires_s: int | None = None) -> None:
-        self.access_key = access_key
-        self.date = date
-        self.region = region
-        self.service = service
-        self.signed_headers = signed_headers
-        self.signature = signature
-        self.amz_date = amz_date
-        self.presigned = presigned
-        self.expires_s = expires_s
+    access_key: str
+    date: str
+    region: str
+    service: str
+    signed_headers: list[str]
+    signature: str
+    amz_date: str
+    presigned: bool
+    expires_s: int | None = None
 
     @property
     def scope(self) -> str:
