@@ -68,6 +68,11 @@ RESERVED_ENV_KEYS: frozenset[str] = frozenset({
 })
 
 
+# lambdactl-only request members, carried by the CLI, the server and the remote client beside the
+# model's own (the model has no place for them).
+LOCAL_MEMBERS: dict[str, tuple[str, ...]] = {"UpdateFunctionCode": ("CodeDir",)}
+
+
 def function_arn(region: str, account: str, name: str, qualifier: str | None = None) -> str:
     arn = f"arn:aws:lambda:{region}:{account}:function:{name}"
     return f"{arn}:{qualifier}" if qualifier else arn

@@ -71,6 +71,7 @@ def start_server(home: Path, *extra: str, credentials: dict[str, str] | None = N
         raise RuntimeError(f"server did not start: {proc.stderr.read() if proc.stderr else ''}")
     info = json.loads(line)
     info["proc"] = proc
+    info["home"] = str(home)
     yield info
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)

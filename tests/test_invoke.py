@@ -168,3 +168,34 @@ def test_weighted_alias_through_invoke(home: Path, tmp_path: Path) -> None:
         seen[ran] += 1
     # p(one side never chosen in 60 fair draws) = 2 * 2**-60
     assert seen["1"] > 0 and seen["2"] > 0
+
+
+def test_reserved_concurrency_zero_throttles(fn: Path, tmp_path: Path) -> None:
+    assert run_cli("put-function-concurrency", "--function-name", "f", "--reserved-concurrent-executions", "0", home=fn).code == 0
+    r = run_cli("invoke", "--function-name", "f", str(tmp_path / "o"), home=fn)
+    assert r.code == 254
+    assert r.stderr.strip() == "An error occurred (TooManyRequestsException) when calling the Invoke operation: Rate Exceeded."
+    assert run_cli("delete-function-concurrency", "--function-name", "f", home=fn).code == 0
+    assert run_cli("invoke", "--function-name", "f", str(tmp_path / "o"), home=fn).code == 0
+
+
+def test_concurrent_cli_invocations_beyond_the_reservation_are_throttled(home: Path, tmp_path: Path) -> None:
+    import subprocess
+
+    from .helpers import console_script
+
+    z = tmp_path / "slow.zip"
+    z.write_bytes(make_zip({"app.py": "import time\ndef handler(e, c):\n    time.sleep(3)\n    return 'done'\n"}))
+    run_cli(*create_args("slow", z, "--timeout", "20"), home=home)
+    run_cli("put-function-concurrency", "--function-name", "slow", "--reserved-concurrent-executions", "2", home=home)
+    env = {**__import__("os").environ, "LAMBDACTL_HOME": str(home)}
+    procs = [
+        subprocess.Popen([console_script(), "invoke", "--function-name", "slow", str(tmp_path / f"o{i}")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        for i in range(4)
+    ]
+    results = [p.communicate(timeout=60) + (p.returncode,) for p in procs]
+    codes = sorted(r[2] for r in results)
+    assert codes == [0, 0, 254, 254], results
+    assert sum("ReservedFunctionConcurrentInvocationLimitExceeded" in r[1] or "TooManyRequestsException" in r[1] for r in results) == 2
+    # The leases went with their processes: the reservation is whole again.
+    assert run_cli("invoke", "--function-name", "slow", str(tmp_path / "again"), home=home).code == 0

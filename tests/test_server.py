@@ -225,3 +225,49 @@ def test_serve_detach_status_stop(home: Path) -> None:
         stop = run_cli("serve", "stop", home=home)
     assert stop.code == 0
     assert run_cli("serve", "status", home=home).code == 1
+
+
+def test_provisioned_concurrency_prestarts_environments(lam, server) -> None:
+    create(lam)
+    lam.publish_version(FunctionName="f")
+    lam.put_provisioned_concurrency_config(FunctionName="f", Qualifier="1", ProvisionedConcurrentExecutions=2)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        status = json.loads(run_cli("serve", "status", home=Path(server["home"])).stdout)["pool"]
+        if status["provisioned"] == 2:
+            break
+        time.sleep(0.1)
+    assert status["provisioned"] == 2
+    body = json.loads(lam.invoke(FunctionName="f", Qualifier="1")["Payload"].read())
+    assert body == {"count": 1, "version": "1", "init": "provisioned-concurrency"}
+    assert lam.get_provisioned_concurrency_config(FunctionName="f", Qualifier="1")["Status"] == "READY"
+    # $LATEST is on demand.
+    assert json.loads(lam.invoke(FunctionName="f")["Payload"].read())["init"] == "on-demand"
+    lam.delete_provisioned_concurrency_config(FunctionName="f", Qualifier="1")
+
+
+def test_reserved_concurrency_throttles_with_429(lam) -> None:
+    create(lam)
+    lam.put_function_concurrency(FunctionName="f", ReservedConcurrentExecutions=0)
+    with pytest.raises(lam.exceptions.TooManyRequestsException) as info:
+        lam.invoke(FunctionName="f")
+    assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 429
+    assert info.value.response["Reason"] == "ReservedFunctionConcurrentInvocationLimitExceeded"
+
+
+def test_parallel_invocations_get_their_own_environments(lam, server) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    create(lam, Timeout=10)
+    lam.put_function_concurrency(FunctionName="f", ReservedConcurrentExecutions=3)
+
+    def call(_: int) -> object:
+        try:
+            return json.loads(lam.invoke(FunctionName="f", Payload=b'{"sleep": 1.5}')["Payload"].read())
+        except lam.exceptions.TooManyRequestsException:
+            return "throttled"
+
+    with ThreadPoolExecutor(5) as pool:
+        results = list(pool.map(call, range(5)))
+    assert results.count("throttled") == 2
+    assert sorted(r["count"] for r in results if r != "throttled") == [1, 1, 1]  # three cold environments

@@ -62,9 +62,14 @@ class RemoteService:
         headers: dict[str, str] = {}
         body_doc: dict[str, Any] = {}
         payload: bytes | None = None
+        from ..models import LOCAL_MEMBERS
+
+        local = LOCAL_MEMBERS.get(op_name, ())
         for name, value in request.items():
             meta = model["input"].get(name)
             if meta is None:
+                if name in local:
+                    body_doc[name] = value
                 continue
             loc, loc_name = meta["location"], meta["location_name"]
             if loc == "uri":

@@ -74,6 +74,11 @@ def build_request(
         value = raw[p.dest]
         if not p.is_bool:
             value = convert(p.flag, p.type, value, binary_format=binary_format, fileb_only=p.fileb_only)
+        if p.flag == "--code-dir" and isinstance(value, str):
+            import os
+
+            # Absolute, so that a server in another working directory finds the same folder.
+            value = os.path.abspath(os.path.expanduser(value))
         _set_path(request, p.member, value)
     # Blob members given in --cli-input-json arrive as base64 text, as in the AWS CLI.
     for p in cmd.params:

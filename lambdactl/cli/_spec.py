@@ -183,6 +183,11 @@ MEMBER_HELP: dict[str, str] = {
     "SourceAccount": "Only when the source resource belongs to this account.",
 }
 
+CODE_DIR_HELP = (
+    "lambdactl only: run the code from this folder (read-only task root) instead of a zip; "
+    "saved changes apply to the next invocation. Not with --zip-file."
+)
+
 # Members the AWS CLI hides on paginated commands (replaced by --starting-token/--max-items/--page-size).
 PAGINATION_FLAGS = ("--starting-token", "--max-items", "--page-size")
 
@@ -236,6 +241,9 @@ def build_command(op_name: str) -> CommandSpec:
     if op_name in ("CreateFunction", "PublishLayerVersion"):
         target = "Code.ZipFile" if op_name == "CreateFunction" else "Content.ZipFile"
         params.append(ParamSpec(target, "--zip-file", "blob", help=MEMBER_HELP["ZipFile"], fileb_only=True))
+    if op_name in ("CreateFunction", "UpdateFunctionCode"):
+        target = "Code.CodeDir" if op_name == "CreateFunction" else "CodeDir"
+        params.append(ParamSpec(target, "--code-dir", "string", help=CODE_DIR_HELP, local=True))
     return CommandSpec(
         name=kebab(op_name),
         operation=op_name,

@@ -9,6 +9,7 @@ lock, which is what turns into "database is locked" under load.
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,6 +17,10 @@ from pathlib import Path
 from .schema import SCHEMA_VERSION
 
 BUSY_TIMEOUT_MS = 60_000
+
+# Threads of one process (the server's) queue here for the write lock instead of in SQLite's busy
+# handler, which sleeps in steps of milliseconds and turns contention into latency spikes.
+_PROCESS_WRITE_LOCK = threading.Lock()
 
 
 def connect(path: Path) -> sqlite3.Connection:
@@ -66,13 +71,14 @@ def write_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
         # Nested use (a service call made inside another): the outer transaction owns the commit.
         yield conn
         return
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield conn
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
+    with _PROCESS_WRITE_LOCK:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
 
 
 @contextmanager

@@ -29,6 +29,8 @@ from .rest import Router, build_request, build_response, error_response, parse_t
 SERVER_FILE = "server.json"
 MAX_BODY_BYTES = 70_167_211 + 1024  # CreateFunction's body limit, with room for the envelope
 HEALTH_PATH = "/lambdactl/health"
+# Operations after which warm or provisioned environments must follow the registry.
+ENVIRONMENT_CHANGES = frozenset({"DeleteFunction", "PutProvisionedConcurrencyConfig", "DeleteProvisionedConcurrencyConfig"})
 
 
 class LambdaServer:
@@ -59,6 +61,10 @@ class LambdaServer:
         self._lock = threading.Lock()
         self._stopped = threading.Event()
         self._accept_thread: threading.Thread | None = None
+        from ..service import Service
+        from ..service.logs import BatchingSink
+
+        self.log_sink = BatchingSink(lambda: Service(self.settings))
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -66,6 +72,7 @@ class LambdaServer:
         self._accept_thread = threading.Thread(target=self._accept_loop, name="lambda-accept", daemon=True)
         self._accept_thread.start()
         self._write_server_file()
+        threading.Thread(target=self.provision, name="provision", daemon=True).start()
 
     def _write_server_file(self) -> None:
         self.settings.home.mkdir(parents=True, exist_ok=True)
@@ -93,6 +100,7 @@ class LambdaServer:
             except OSError:
                 pass
         self.pool.shutdown()
+        self.log_sink.close()
         path = self.settings.home / SERVER_FILE
         try:
             if json.loads(path.read_text()).get("pid") == os.getpid():
@@ -145,6 +153,7 @@ class LambdaServer:
 
             svc = Service(self.settings)
             svc.environments = self.pool  # type: ignore[attr-defined]
+            svc.log_sink = self.log_sink  # type: ignore[attr-defined]
             svc.code_url_base = f"{self.url}/lambdactl/code"  # type: ignore[attr-defined]
             svc.layer_url_base = f"{self.url}/lambdactl/layers"  # type: ignore[attr-defined]
             self._local.svc = svc
@@ -175,6 +184,8 @@ class LambdaServer:
                 raise LambdaError("RequestEntityTooLargeException", "Request must be smaller than 70167211 bytes for the operation", 413)
             request = build_request(route, params, query, req.headers, req.body)
             result = self.service().call(route.op, request)
+            if route.op in ENVIRONMENT_CHANGES:
+                self._after_change(route.op, request)
             status, headers, body = build_response(route, result)
         except LambdaError as exc:
             status, headers, body = error_response(exc)
@@ -183,6 +194,57 @@ class LambdaServer:
             print(f"lambdactl serve: {request_id}: {type(exc).__name__}: {exc}", file=sys.stderr)
         headers.append(("x-amzn-RequestId", request_id))
         return response(status, body, headers, close=not keep)
+
+    # -- environments follow the registry ------------------------------------------------------
+
+    def _after_change(self, op: str, request: dict[str, Any]) -> None:
+        """Keep warm environments in step with what an operation changed."""
+        from ..service.functions import resolve_function_name
+
+        try:
+            name, qualifier = resolve_function_name(self.service(), request.get("FunctionName"), request.get("Qualifier"))
+        except LambdaError:
+            return
+        if op == "DeleteFunction" and qualifier is None:
+            self.pool.retire(name, provisioned=True)
+        elif op in ("PutProvisionedConcurrencyConfig", "DeleteProvisionedConcurrencyConfig"):
+            # As on AWS, the call answers at once and the environments come up behind it.
+            def reprovision() -> None:
+                self.pool.unprovision((name,))
+                self.provision(name)
+
+            threading.Thread(target=reprovision, name="provision", daemon=True).start()
+
+    def provision(self, name: str | None = None) -> None:
+        """Start the environments that provisioned-concurrency configs ask for (all functions, or
+        one), initialised with AWS_LAMBDA_INITIALIZATION_TYPE=provisioned-concurrency."""
+        from ..runtime.discovery import find_runtime
+        from ..service.functions import resolve_version
+        from ..service.invoke import build_spec, environment_key, runtime_overrides
+
+        svc = self.service()
+        rows = svc.conn.execute(
+            "SELECT function, qualifier, requested FROM provisioned_concurrency" + (" WHERE function = ?" if name else ""),
+            (name,) if name else (),
+        ).fetchall()
+        for function, qualifier, requested in rows:
+            try:
+                version, stored = resolve_version(svc, function, qualifier)
+                runtime = find_runtime(stored["Runtime"], runtime_overrides(svc))
+                key = environment_key(function, version, stored)
+                ready = self.pool.provision(
+                    key, lambda stored=stored, version=version: build_spec(svc, stored, version), runtime, int(requested)
+                )
+                status, reason = ("READY", None) if ready == requested else ("FAILED", f"{requested - ready} of {requested} environments failed to initialise")
+            except LambdaError as exc:
+                status, reason = "FAILED", exc.message
+            from ..registry.db import write_transaction
+
+            with write_transaction(svc.conn):
+                svc.conn.execute(
+                    "UPDATE provisioned_concurrency SET status = ?, status_reason = ? WHERE function = ? AND qualifier = ?",
+                    (status, reason, function, qualifier),
+                )
 
     def _local_route(self, req: Request, path: str, request_id: str, keep: bool) -> bytes:
         """lambdactl's own endpoints: health, and the code/layer downloads `Code.Location` names."""

@@ -115,6 +115,17 @@ class WarmPool:
         for env in gone:
             self._forget(env)
 
+    def retire(self, function: str, *, provisioned: bool = False) -> int:
+        """Shut down the idle environments of a function (and its provisioned ones if asked):
+        after delete-function, nothing should keep its sandboxes alive until the idle timeout."""
+        with self._lock:
+            gone = [e for k in list(self._idle) if k[0] == function for e, _ in self._idle.pop(k)]
+            if provisioned:
+                gone += [e for k in list(self._provisioned) if k[0] == function for e in self._provisioned.pop(k)]
+        for env in gone:
+            self._forget(env)
+        return len(gone)
+
     # -- housekeeping -----------------------------------------------------------------------------
 
     def _take_idle(self, key: Key, env: ExecutionEnvironment) -> None:

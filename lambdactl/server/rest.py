@@ -129,8 +129,14 @@ def build_request(route: Route, params: dict[str, str], query: dict[str, list[st
             raise LambdaError("InvalidRequestContentException", f"Could not parse request body into json: {exc}") from None
         if not isinstance(doc, dict):
             raise LambdaError("InvalidRequestContentException", "Could not parse request body into json: not an object")
+        from ..models import LOCAL_MEMBERS
+
+        local = LOCAL_MEMBERS.get(route.op, ())
         for key, value in doc.items():
             meta = members.get(key)
+            if meta is None and key in local:
+                request[key] = value
+                continue
             if meta is None or meta["location"] != "body":
                 continue  # unknown members are ignored, as AWS ignores them
             request[key] = _decode_blobs(value, meta["type"])

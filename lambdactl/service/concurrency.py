@@ -11,6 +11,7 @@ next caller. This module knows nothing of how an invocation runs.
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -374,7 +375,18 @@ def _lease_alive(pid: int, token: str | None) -> bool:
     return not token or not current or current == token
 
 
-def _reap_stale_leases(conn: sqlite3.Connection) -> None:
+_REAP_INTERVAL_S = 1.0
+_last_reap = 0.0
+
+
+def _reap_stale_leases(conn: sqlite3.Connection, *, force: bool = False) -> None:
+    """Drop leases of processes that are gone. At most once a second per process (a warm server
+    acquires thousands of leases a second; a dead holder's lease may wait a second more)."""
+    global _last_reap
+    now = time.monotonic()
+    if not force and now - _last_reap < _REAP_INTERVAL_S:
+        return
+    _last_reap = now
     stale = [
         (lease_id,)
         for lease_id, pid, token in conn.execute("SELECT id, pid, host_boot FROM leases").fetchall()
@@ -386,6 +398,19 @@ def _reap_stale_leases(conn: sqlite3.Connection) -> None:
 
 def _throttle(reason: str) -> LambdaError:
     return LambdaError("TooManyRequestsException", "Rate Exceeded.", 429, Reason=reason)
+
+
+def _over_limit(svc: Service, conn: sqlite3.Connection, function_name: str, reserved: int | None) -> str | None:
+    """The throttle reason if one more invocation would exceed the function's or the account's
+    concurrency, else None."""
+    if reserved is not None:
+        (held,) = conn.execute("SELECT COUNT(*) FROM leases WHERE function = ?", (function_name,)).fetchone()
+        return "ReservedFunctionConcurrentInvocationLimitExceeded" if held >= reserved else None
+    (held,) = conn.execute(
+        "SELECT COUNT(*) FROM leases l JOIN functions f ON f.name = l.function "
+        "WHERE f.reserved_concurrency IS NULL"
+    ).fetchone()
+    return "ConcurrentInvocationLimitExceeded" if held >= unreserved_concurrency(svc, conn) else None
 
 
 def acquire_lease(svc: Service, function_name: str) -> str:
@@ -403,18 +428,13 @@ def acquire_lease(svc: Service, function_name: str) -> str:
         row = _function_row(svc, function_name)
         if row is None:
             raise not_found(f"Function not found: {arn(svc, function_name)}")
-        reserved = row[0]
-        if reserved is not None:
-            (held,) = conn.execute("SELECT COUNT(*) FROM leases WHERE function = ?", (function_name,)).fetchone()
-            if held >= reserved:
-                raise _throttle("ReservedFunctionConcurrentInvocationLimitExceeded")
-        else:
-            (held,) = conn.execute(
-                "SELECT COUNT(*) FROM leases l JOIN functions f ON f.name = l.function "
-                "WHERE f.reserved_concurrency IS NULL"
-            ).fetchone()
-            if held >= unreserved_concurrency(svc, conn):
-                raise _throttle("ConcurrentInvocationLimitExceeded")
+        refusal = _over_limit(svc, conn, function_name, row[0])
+        if refusal is not None:
+            # Before refusing, make sure no dead process holds what we lack.
+            _reap_stale_leases(conn, force=True)
+            refusal = _over_limit(svc, conn, function_name, row[0])
+        if refusal is not None:
+            raise _throttle(refusal)
         lease_id = str(uuid.uuid4())
         conn.execute(
             "INSERT INTO leases (id, function, pid, host_boot, acquired) VALUES (?, ?, ?, ?, ?)",

@@ -321,9 +321,16 @@ def _resolve_layers(svc: Service, arns: list[str]) -> list[dict[str, Any]]:
 # Code
 
 
-def _code_from_request(v: Validator, code: dict[str, Any] | None, *, member: str = "Code") -> bytes | None:
-    if code is None:
-        return None
+def _code_from_request(v: Validator, code: dict[str, Any] | None, *, member: str = "Code") -> tuple[bytes, str | None]:
+    """The package bytes of a request, and the code folder when it names one (`--code-dir`)."""
+    assert code is not None
+    if code.get("CodeDir") is not None:
+        if code.get("ZipFile") is not None:
+            raise invalid("Specify either a zip file or a code directory, not both.")
+        from .codedir import check_dir, snapshot
+
+        path = check_dir(code["CodeDir"])
+        return snapshot(path), path
     zip_file = code.get("ZipFile")
     s3 = any(code.get(k) for k in ("S3Bucket", "S3Key", "S3ObjectVersion"))
     if code.get("ImageUri"):
@@ -342,7 +349,7 @@ def _code_from_request(v: Validator, code: dict[str, Any] | None, *, member: str
             raise invalid("Could not unzip uploaded file. Please check your file, then try to upload again.") from None
     if not isinstance(zip_file, (bytes, bytearray)):
         raise invalid("Could not unzip uploaded file. Please check your file, then try to upload again.")
-    return bytes(zip_file)
+    return bytes(zip_file), None
 
 
 def check_code_zip(data: bytes, extra_unzipped_bytes: int = 0, kind: str = "function") -> tuple[str, int]:
@@ -476,8 +483,7 @@ def create_function(svc: Service, req: dict[str, Any]) -> dict[str, Any]:
         from .tags import check_tags
 
         check_tags(tags)
-    data = _code_from_request(v, code)
-    assert data is not None
+    data, code_dir = _code_from_request(v, code)
     sha_hex, unzipped = check_code_zip(data, _layers_unzipped(svc, config.get("Layers")))
 
     now = svc.clock()
@@ -506,6 +512,8 @@ def create_function(svc: Service, req: dict[str, Any]) -> dict[str, Any]:
     for key in ("Environment", "DeadLetterConfig", "KMSKeyArn", "Layers", "VpcConfig"):
         if config.get(key):
             stored[key] = config[key]
+    if code_dir is not None:
+        stored["_CodeDir"] = code_dir
     if "LoggingConfig" in config:
         stored["LoggingConfig"].update(config["LoggingConfig"])
 
@@ -558,7 +566,11 @@ def get_function(svc: Service, req: dict[str, Any]) -> dict[str, Any]:
         ).fetchone()
     out: dict[str, Any] = {
         "Configuration": render_configuration(svc, stored, arn_qualifier=qualifier),
-        "Code": {"RepositoryType": "S3", "Location": code_location(svc, _code_sha_hex(stored))},
+        "Code": (
+            {"RepositoryType": "Directory", "Location": stored["_CodeDir"]}
+            if "_CodeDir" in stored
+            else {"RepositoryType": "S3", "Location": code_location(svc, _code_sha_hex(stored))}
+        ),
     }
     tags = json.loads(row[0]) if row else {}
     if tags:
@@ -642,9 +654,8 @@ def update_function_code(svc: Service, req: dict[str, Any]) -> dict[str, Any]:
     name, qualifier = resolve_function_name(svc, req.get("FunctionName"), max_len=140)
     if qualifier is not None:
         raise invalid(f"Unsupported qualifier in function name: {req.get('FunctionName')}")
-    code = {k: req[k] for k in ("ZipFile", "S3Bucket", "S3Key", "S3ObjectVersion", "ImageUri") if k in req}
-    data = _code_from_request(v, code)
-    assert data is not None
+    code = {k: req[k] for k in ("ZipFile", "S3Bucket", "S3Key", "S3ObjectVersion", "ImageUri", "CodeDir") if k in req}
+    data, code_dir = _code_from_request(v, code)
     from ..registry.db import write_transaction
 
     current = load_version(svc, name, LATEST)
@@ -665,6 +676,9 @@ def update_function_code(svc: Service, req: dict[str, Any]) -> dict[str, Any]:
             RevisionId=new_revision(),
             _UnzippedSize=unzipped,
         )
+        stored.pop("_CodeDir", None)
+        if code_dir is not None:
+            stored["_CodeDir"] = code_dir
         if arches is not None:
             stored["Architectures"] = arches
         save_version(svc, name, LATEST, stored, sha_hex)

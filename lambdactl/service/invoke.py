@@ -100,6 +100,8 @@ def runtime_overrides(svc: Service) -> dict[str, str]:
 
 def code_root(svc: Service, stored: dict[str, Any]) -> Path:
     """The function's code, extracted once per digest into the read-only cache."""
+    if "_CodeDir" in stored:
+        return Path(stored["_CodeDir"])
     from ..registry import blobs
     from ..runtime.codecache import ensure_extracted
 
@@ -149,7 +151,12 @@ def build_spec(svc: Service, stored: dict[str, Any], version: str, *, initializa
 
 
 def environment_key(name: str, version: str, stored: dict[str, Any]) -> tuple[Any, ...]:
-    """What makes two environments interchangeable: the exact code and configuration."""
+    """What makes two environments interchangeable: the exact code and configuration (for a
+    --code-dir function, the folder's current contents)."""
+    if "_CodeDir" in stored:
+        from .codedir import signature
+
+        return (name, version, stored["CodeSha256"], stored["RevisionId"], signature(stored["_CodeDir"]))
     return (name, version, stored["CodeSha256"], stored["RevisionId"])
 
 
@@ -210,20 +217,27 @@ def run(
 ) -> InvokeOutcome:
     """Run one invocation on an environment from `provider` and record its log and metrics."""
     from ..runtime import logs as platform_logs
+    from .concurrency import acquire_lease, release_lease
 
     provider = provider or getattr(svc, "environments", None) or OneShotProvider()
     key = environment_key(name, version, stored)
     request_id = str(uuid.uuid4())
-    started = time.time()
-    # A warm environment already has its spec: building one (cache stats, layer look-ups) is
-    # work only a cold start needs.
-    env = provider.acquire(key, lambda: build_spec(svc, stored, version), runtime)
+    # One unit of the function's (or the account's) concurrency for as long as this runs; a
+    # throttle raises TooManyRequestsException before any environment is touched.
+    lease_id = acquire_lease(svc, name)
     try:
-        outcome = env.invoke(payload, request_id=request_id, client_context=client_context, invoked_function_arn=invoked_arn)
-    except BaseException:
-        env.shutdown()
-        raise
-    provider.release(key, env, outcome)
+        started = time.time()
+        # A warm environment already has its spec: building one (cache stats, layer look-ups)
+        # is work only a cold start needs.
+        env = provider.acquire(key, lambda: build_spec(svc, stored, version), runtime)
+        try:
+            outcome = env.invoke(payload, request_id=request_id, client_context=client_context, invoked_function_arn=invoked_arn)
+        except BaseException:
+            env.shutdown()
+            raise
+        provider.release(key, env, outcome)
+    finally:
+        release_lease(svc, lease_id)
     report = outcome.report_line(env.spec.memory_mb)
     framed = platform_logs.framed(request_id, version, outcome.log, report)
     outcome.framed_log = framed  # type: ignore[attr-defined]

@@ -15,6 +15,9 @@ if TYPE_CHECKING:
 DEFAULT_RETAINED_EVENTS = 10_000
 
 
+Record = tuple[tuple[Any, ...], tuple[Any, ...]]
+
+
 def record(
     svc: Service,
     *,
@@ -25,28 +28,94 @@ def record(
     message: bytes,
     metrics: dict[str, Any],
 ) -> None:
-    """Store one invocation's log and metrics in one transaction, trimming old events."""
+    """Store one invocation's log and metrics: at once (one transaction), or through the
+    service's batching `log_sink` when it has one (the server's hot path)."""
+    rec: Record = (
+        (log_group, log_stream, request_id, timestamp, message),
+        (request_id, metrics["function"], metrics["version"], timestamp, metrics["duration_ms"],
+         metrics["billed_ms"], metrics.get("init_ms"), metrics["max_memory_mb"], metrics["memory_mb"],
+         metrics["status"], metrics.get("error_type")),
+    )
+    sink = getattr(svc, "log_sink", None)
+    if sink is not None:
+        sink.put(rec)
+        return
+    write_records(svc, [rec])
+
+
+def write_records(svc: Service, records: list[Record]) -> None:
+    """Insert records in one transaction and trim each touched log group to its retention."""
     from ..registry.db import write_transaction
 
     keep = int(svc.settings.get("logs.retained_events", DEFAULT_RETAINED_EVENTS))
     with write_transaction(svc.conn):
-        svc.conn.execute(
+        svc.conn.executemany(
             "INSERT INTO log_events (log_group, log_stream, request_id, timestamp, message) VALUES (?, ?, ?, ?, ?)",
-            (log_group, log_stream, request_id, timestamp, message),
+            [r[0] for r in records],
         )
-        svc.conn.execute(
+        svc.conn.executemany(
             "INSERT OR REPLACE INTO invocations (request_id, function, version, timestamp, duration_ms, billed_ms, "
             "init_ms, max_memory_mb, memory_mb, status, error_type) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (request_id, metrics["function"], metrics["version"], timestamp, metrics["duration_ms"],
-             metrics["billed_ms"], metrics.get("init_ms"), metrics["max_memory_mb"], metrics["memory_mb"],
-             metrics["status"], metrics.get("error_type")),
+            [r[1] for r in records],
         )
-        (count,) = svc.conn.execute("SELECT COUNT(*) FROM log_events WHERE log_group = ?", (log_group,)).fetchone()
-        if count > keep:
-            svc.conn.execute(
-                "DELETE FROM log_events WHERE id IN (SELECT id FROM log_events WHERE log_group = ? ORDER BY id LIMIT ?)",
-                (log_group, count - keep),
-            )
+        for group in {r[0][0] for r in records}:
+            (count,) = svc.conn.execute("SELECT COUNT(*) FROM log_events WHERE log_group = ?", (group,)).fetchone()
+            if count > keep:
+                svc.conn.execute(
+                    "DELETE FROM log_events WHERE id IN (SELECT id FROM log_events WHERE log_group = ? ORDER BY id LIMIT ?)",
+                    (group, count - keep),
+                )
+
+
+class BatchingSink:
+    """Collects records from many request threads and writes them in batches on one thread:
+    one transaction per ~50 ms instead of one per invocation."""
+
+    def __init__(self, make_service: Any, interval_s: float = 0.05) -> None:
+        import queue
+        import threading
+
+        self._queue: queue.SimpleQueue[Record | None] = queue.SimpleQueue()
+        self._make_service = make_service
+        self._interval_s = interval_s
+        self._thread = threading.Thread(target=self._run, name="log-writer", daemon=True)
+        self._thread.start()
+
+    def put(self, rec: Record) -> None:
+        self._queue.put(rec)
+
+    def _run(self) -> None:
+        import queue
+
+        svc = self._make_service()
+        stopping = False
+        while not stopping:
+            batch: list[Record] = []
+            item = self._queue.get()
+            if item is None:
+                break
+            batch.append(item)
+            time.sleep(self._interval_s)
+            while True:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    stopping = True
+                    break
+                batch.append(item)
+            try:
+                write_records(svc, batch)
+            except Exception as exc:  # noqa: BLE001 - losing logs must not stop the server
+                import sys
+
+                print(f"lambdactl: could not store {len(batch)} log records: {exc}", file=sys.stderr)
+
+    def close(self) -> None:
+        """Flush what is queued and stop."""
+        self._queue.put(None)
+        self._thread.join(timeout=10)
 
 
 def events(svc: Service, log_group: str, *, since: float | None = None, after_id: int = 0, limit: int = 1000) -> list[tuple[int, str, float, bytes]]:

@@ -36,8 +36,20 @@ def _identity(stored: dict[str, Any]) -> str:
 
 
 def publish_locked(svc: Service, name: str, description: str | None) -> dict[str, Any]:
-    """Publish $LATEST; the caller holds the write transaction. Returns the version's stored config."""
+    """Publish $LATEST; the caller holds the write transaction. Returns the version's stored config.
+
+    A --code-dir function is frozen from its folder as it is now: the version gets a real zip.
+    """
     latest = load_version(svc, name, LATEST)
+    if "_CodeDir" in latest:
+        from .codedir import snapshot
+        from .functions import _store_code, check_code_zip, sha_b64
+
+        data = snapshot(latest["_CodeDir"])
+        sha_hex, unzipped = check_code_zip(data)
+        _store_code(svc, data, sha_hex)
+        latest = {k: v for k, v in latest.items() if k != "_CodeDir"}
+        latest.update(CodeSha256=sha_b64(sha_hex), CodeSize=len(data), _UnzippedSize=unzipped)
     row = svc.conn.execute(
         "SELECT config FROM versions WHERE function = ? AND version_num > 0 ORDER BY version_num DESC LIMIT 1",
         (name,),
