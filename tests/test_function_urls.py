@@ -218,6 +218,12 @@ def test_unknown_url_id_is_forbidden(server) -> None:
     assert (status, json.loads(data), headers["x-amzn-errortype"]) == (403, {"Message": None}, "AccessDeniedException")
 
 
+def test_throttled_url_answers_429(lam, web) -> None:
+    lam.put_function_concurrency(FunctionName="web", ReservedConcurrentExecutions=0)
+    status, headers, data = call(web["port"], "GET", "/plain", host=web["host"])
+    assert (status, json.loads(data), headers["x-amzn-errortype"]) == (429, {"Message": "Rate Exceeded."}, "TooManyRequestsException")
+
+
 @pytest.mark.parametrize(
     ("error", "status", "message"),
     [
