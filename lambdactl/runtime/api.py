@@ -8,7 +8,8 @@ sandboxes, logs or the registry: the environment posts invocations and waits on 
 Why not `http.server`: its per-request overhead (email.parser for headers, BaseHTTPRequestHandler
 setup) is several hundred microseconds; this parser keeps the warm round trip well under 1 ms.
 Any local process can reach the port (shared network namespace, so functions can reach host
-services); request ids are uuid4, so only the runtime that was handed an event can answer it.
+services): the environment passes `authorize`, which admits only connections whose socket belongs
+to its own process tree, and request ids are uuid4, so no one else can answer an event either.
 """
 
 from __future__ import annotations
@@ -184,8 +185,12 @@ class RuntimeAPI:
     `init_error` holds what `/runtime/init/error` reported.
     """
 
-    def __init__(self, max_response_bytes: int = MAX_RUNTIME_RESPONSE_BYTES) -> None:
+    def __init__(self, max_response_bytes: int = MAX_RUNTIME_RESPONSE_BYTES,
+                 authorize: Callable[[int], bool] | None = None) -> None:
         self.max_response_bytes = max_response_bytes
+        # Given the peer's port, says whether the connection comes from this environment's own
+        # runtime; others are closed unanswered (a function must not take another's events).
+        self.authorize = authorize
         self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._listener.bind(("127.0.0.1", 0))
         self._listener.listen(16)
@@ -262,6 +267,8 @@ class RuntimeAPI:
     def _serve(self, sock: socket.socket) -> None:
         conn = _Conn(sock)
         try:
+            if self.authorize is not None and not self.authorize(sock.getpeername()[1]):
+                return
             while True:
                 head = conn.read_head()
                 if head is None:

@@ -7,9 +7,11 @@ even for root (the kernel exempts uid 0 from RLIMIT_NPROC), list every process o
 those that called setsid or double-forked) so none survives a kill, and count memory once per
 page (summing per-process RSS counts copy-on-write pages of forked children many times).
 
-No memory *limit* is set here: a memory cgroup's limit also charges tmpfs /tmp and page cache,
-which Lambda accounts separately, so the supervisor enforces MemorySize on the anonymous plus
-mapped memory read from `memory.stat`. Must not know about sandboxes or runtimes.
+MemorySize itself is enforced by the supervisor on the anonymous plus mapped memory read from
+`memory.stat`: a cgroup limit also charges tmpfs /tmp and page cache, which Lambda accounts
+separately. The limit set here is only a backstop above MemorySize + /tmp, so a function that
+allocates faster than the supervisor samples is stopped by the kernel a bounded step later.
+Must not know about sandboxes or runtimes.
 """
 
 from __future__ import annotations
@@ -79,10 +81,15 @@ class Cgroup:
 
     def join_self(self) -> None:
         """Move the calling process in (called between fork and exec: raw syscalls only)."""
+        self.add(0)
+
+    def add(self, pid: int) -> None:
+        """Move process `pid` (0: the caller) in; raises OSError if it cannot be moved."""
+        data = str(pid).encode()
         for d in self._dirs():
             fd = os.open(str(d / "cgroup.procs"), os.O_WRONLY)
             try:
-                os.write(fd, b"0")
+                os.write(fd, data)
             finally:
                 os.close(fd)
 
@@ -111,6 +118,21 @@ class Cgroup:
             return None
         return total
 
+    def oom_killed(self) -> bool:
+        """Whether the kernel's OOM killer has killed a process of this group (the backstop)."""
+        d = self.paths.get("memory")
+        if d is None:
+            return False
+        name = "memory.events" if self.v2 else "memory.oom_control"
+        try:
+            for line in (d / name).read_bytes().splitlines():
+                k, _, v = line.partition(b" ")
+                if k == b"oom_kill" and int(v) > 0:
+                    return True
+        except (OSError, ValueError):
+            pass
+        return False
+
     def remove(self) -> None:
         for d in self._dirs():
             # A killed process leaves the group a moment after it is reaped: retry briefly.
@@ -126,9 +148,11 @@ class Cgroup:
                 d.parent.rmdir()
 
 
-def create_cgroup(name: str, max_pids: int) -> Cgroup | None:
-    """A fresh cgroup (pids limited to `max_pids`, memory accounted), or None where the tree is
-    not writable. LAMBDACTL_NO_CGROUP=1 disables it (to test the rlimit/sampling paths)."""
+def create_cgroup(name: str, max_pids: int, memory_limit_bytes: int | None = None
+                  ) -> Cgroup | None:
+    """A fresh cgroup (pids limited to `max_pids`, memory accounted and capped at
+    `memory_limit_bytes`), or None where the tree is not writable.
+    LAMBDACTL_NO_CGROUP=1 disables it (to test the rlimit/sampling paths)."""
     if os.environ.get("LAMBDACTL_NO_CGROUP") == "1":
         return None
     v2, bases = _bases()
@@ -139,6 +163,9 @@ def create_cgroup(name: str, max_pids: int) -> Cgroup | None:
             path.mkdir(parents=True, exist_ok=True)
             if ctrl == "pids":
                 (path / "pids.max").write_text(str(max_pids))
+            elif memory_limit_bytes is not None:
+                limit_file = "memory.max" if v2 else "memory.limit_in_bytes"
+                (path / limit_file).write_text(str(memory_limit_bytes))
             os.close(os.open(str(path / "cgroup.procs"), os.O_WRONLY))
         except OSError:
             with contextlib.suppress(OSError):

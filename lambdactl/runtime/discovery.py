@@ -8,11 +8,13 @@ about sandboxes, the registry or the CLI; the service passes config.toml's mappi
 from __future__ import annotations
 
 import glob
+import json
 import os
 import re
 import subprocess
+import tempfile
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -65,8 +67,8 @@ def _python_candidates(minor: str, overrides: Mapping[str, str], runtime: str
                        ) -> list[tuple[str, list[str]]]:
     """(place description, candidate paths) in search order."""
     places: list[tuple[str, list[str]]] = []
-    if runtime in overrides:
-        places.append((f"config override {overrides[runtime]}", [overrides[runtime]]))
+    if runtime in overrides:  # a pinned interpreter is used or refused, never replaced
+        return [(f"config override {overrides[runtime]}", [overrides[runtime]])]
     name = f"python{minor}"
     # pyenv shims pick a version from the cwd's .python-version: search pyenv's own dirs instead.
     path_hits = [os.path.join(d, name) for d in _path_dirs() if "shims" not in Path(d).parts]
@@ -86,8 +88,8 @@ def _python_candidates(minor: str, overrides: Mapping[str, str], runtime: str
 def _node_candidates(major: str, overrides: Mapping[str, str], runtime: str
                      ) -> list[tuple[str, list[str]]]:
     places: list[tuple[str, list[str]]] = []
-    if runtime in overrides:
-        places.append((f"config override {overrides[runtime]}", [overrides[runtime]]))
+    if runtime in overrides:  # a pinned interpreter is used or refused, never replaced
+        return [(f"config override {overrides[runtime]}", [overrides[runtime]])]
     hits = [os.path.join(d, n) for n in (f"node{major}", "node") for d in _path_dirs()]
     places.append((f"PATH (node{major}, node)", hits))
     nvm_dir = os.environ.get("NVM_DIR") or os.path.join(_home(), ".nvm")
@@ -95,6 +97,54 @@ def _node_candidates(major: str, overrides: Mapping[str, str], runtime: str
                  key=_version_key, reverse=True)
     places.append((f"nvm {nvm_dir}/versions/node/v{major}.*/bin", nvm))
     return places
+
+
+class ProbeCache:
+    """Interpreters' answers on disk, keyed by the binary's real path, inode, size and mtime.
+
+    Asking an interpreter its version costs ~20 ms (Python) to ~40 ms (node) per candidate; a
+    one-shot CLI invoke should not pay that every time. A replaced binary has a new key.
+    """
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.entries: dict[str, list[str] | None] = {}
+        self.dirty = False
+        if path is not None:
+            try:
+                loaded = json.loads(path.read_text())
+                if isinstance(loaded, dict):
+                    self.entries = loaded
+            except (OSError, ValueError):
+                pass
+
+    @staticmethod
+    def key(argv: list[str]) -> str | None:
+        try:
+            real = os.path.realpath(argv[0])
+            st = os.stat(real)
+        except OSError:
+            return None
+        return json.dumps([real, st.st_ino, st.st_size, st.st_mtime_ns, argv[1:]])
+
+    def probe(self, argv: list[str]) -> list[str] | None:
+        k = self.key(argv)
+        if k is not None and k in self.entries:
+            return self.entries[k]
+        out = _probe(argv)
+        if k is not None:
+            self.entries[k], self.dirty = out, True
+        return out
+
+    def save(self) -> None:
+        if self.path is None or not self.dirty:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".runtimes-")
+        with os.fdopen(fd, "w") as f:
+            json.dump(self.entries, f)
+        os.replace(tmp, self.path)  # whole file or nothing, even with concurrent CLIs
+        self.dirty = False
 
 
 def _probe(argv: list[str]) -> list[str] | None:
@@ -112,57 +162,78 @@ def _outside_usr(prefix: str) -> Path | None:
     return None if p == Path("/usr") or Path("/usr") in p.parents else p
 
 
-def _find_python(runtime: str, minor: str, overrides: Mapping[str, str]) -> RuntimeInfo:
-    searched: list[str] = []
-    seen: set[str] = set()
-    for place, cands in _python_candidates(minor, overrides, runtime):
-        searched.append(place)
-        for c in cands:
-            if c in seen or not os.access(c, os.X_OK):
-                continue
-            seen.add(c)
-            out = _probe([c, "-I", "-S", "-c", _PY_PROBE])
-            if out and out[0] == minor:
-                return RuntimeInfo(runtime, "python", Path(out[2]), out[1], searched,
-                                   _outside_usr(out[3]))
-    raise _missing(runtime, f"python{minor}", searched)
+Found = tuple[Path, str, "Path | None"]  # executable, full version, prefix to show
 
 
-def _find_node(runtime: str, major: str, overrides: Mapping[str, str]) -> RuntimeInfo:
+def _search(runtime: str, kind: str, what: str, places: list[tuple[str, list[str]]],
+            probe: Callable[[str], list[str]], accept: Callable[[list[str]], Found | None],
+            cache: ProbeCache) -> RuntimeInfo:
+    """Probe each candidate in order; the first the interpreter itself confirms wins."""
     searched: list[str] = []
     seen: set[str] = set()
-    for place, cands in _node_candidates(major, overrides, runtime):
+    for place, cands in places:
         searched.append(place)
         for c in cands:
             real = os.path.realpath(c)
             if real in seen or not os.access(c, os.X_OK):
                 continue
             seen.add(real)
-            out = _probe([c, "-e", _NODE_PROBE])
-            if out and out[0].split(".")[0] == major:
-                exe = Path(out[1])
-                return RuntimeInfo(runtime, "node", exe, out[0], searched,
-                                   _outside_usr(str(exe.parent.parent)))
-    raise _missing(runtime, f"node {major}.x", searched)
+            out = cache.probe(probe(c))
+            found = accept(out) if out else None
+            if found is not None:
+                return RuntimeInfo(runtime, kind, found[0], found[1], searched, found[2])
+    raise _missing(runtime, what, searched)
+
+
+def _find_python(runtime: str, minor: str, overrides: Mapping[str, str], cache: ProbeCache
+                 ) -> RuntimeInfo:
+    def accept(out: list[str]) -> Found | None:
+        return (Path(out[2]), out[1], _outside_usr(out[3])) if out[0] == minor else None
+
+    return _search(runtime, "python", f"python{minor}",
+                   _python_candidates(minor, overrides, runtime),
+                   lambda c: [c, "-I", "-S", "-c", _PY_PROBE], accept, cache)
+
+
+def _find_node(runtime: str, major: str, overrides: Mapping[str, str], cache: ProbeCache
+               ) -> RuntimeInfo:
+    def accept(out: list[str]) -> Found | None:
+        if out[0].split(".")[0] != major:
+            return None
+        exe = Path(out[1])
+        return exe, out[0], _outside_usr(str(exe.parent.parent))
+
+    return _search(runtime, "node", f"node {major}.x", _node_candidates(major, overrides, runtime),
+                   lambda c: [c, "-e", _NODE_PROBE], accept, cache)
 
 
 def _missing(runtime: str, what: str, searched: list[str]) -> LambdaError:
+    if len(searched) == 1 and searched[0].startswith("config override "):
+        pinned = searched[0].removeprefix("config override ")
+        message = (f"Runtime {runtime} is not available: the interpreter configured for it, "
+                   f"{pinned}, is missing or is not {what}. Fix or remove the mapping in "
+                   f"config.toml ([runtimes] \"{runtime}\").")
+    else:
+        message = (f"Runtime {runtime} is not available on this machine: no {what} found. "
+                   "Searched: " + "; ".join(searched) + ". Install it, or map it in config.toml "
+                   f"([runtimes] \"{runtime}\" = \"/path/to/it\").")
     return LambdaError(
         "InvalidRuntimeException",
-        f"Runtime {runtime} is not available on this machine: no {what} found. Searched: "
-        + "; ".join(searched)
-        + f". Install it, or map it in config.toml ([runtimes] \"{runtime}\" = \"/path/to/it\").",
+        message,
         502,
         runtime=runtime,
         searched=searched,
     )
 
 
-def find_runtime(runtime: str, overrides: Mapping[str, str] | None = None) -> RuntimeInfo:
+def find_runtime(runtime: str, overrides: Mapping[str, str] | None = None,
+                 cache_file: Path | None = None) -> RuntimeInfo:
     """The interpreter that runs `runtime` here, verified by asking it its version.
 
     Raises InvalidRuntimeException naming the runtime and every place searched when none fits;
     a runtime lambdactl cannot execute at all (java, ruby, ...) is the same error.
+    `cache_file` (e.g. LAMBDACTL_HOME/cache/runtimes.json) keeps interpreters' answers across
+    processes; results are also kept in memory for this process.
     """
     ov = dict(overrides or {})
     key = (runtime, tuple(sorted(ov.items())))
@@ -172,10 +243,15 @@ def find_runtime(runtime: str, overrides: Mapping[str, str] | None = None) -> Ru
         return hit
     if runtime in PROVIDED_RUNTIMES:
         info = RuntimeInfo(runtime, "provided", None, runtime.partition(".")[2] or "al1", [])
-    elif runtime in PYTHON_RUNTIMES:
-        info = _find_python(runtime, PYTHON_RUNTIMES[runtime], ov)
-    elif runtime in NODE_RUNTIMES:
-        info = _find_node(runtime, NODE_RUNTIMES[runtime], ov)
+    elif runtime in PYTHON_RUNTIMES or runtime in NODE_RUNTIMES:
+        cache = ProbeCache(cache_file)
+        try:
+            if runtime in PYTHON_RUNTIMES:
+                info = _find_python(runtime, PYTHON_RUNTIMES[runtime], ov, cache)
+            else:
+                info = _find_node(runtime, NODE_RUNTIMES[runtime], ov, cache)
+        finally:
+            cache.save()
     else:
         raise LambdaError("InvalidRuntimeException",
                           f"Runtime {runtime} cannot be run by lambdactl: only python3.x, "
@@ -197,13 +273,13 @@ def local_runtimes() -> list[str]:
     return [r for r in order if r in SUPPORTED_RUNTIMES]
 
 
-def discover_all(overrides: Mapping[str, str] | None = None
+def discover_all(overrides: Mapping[str, str] | None = None, cache_file: Path | None = None
                  ) -> dict[str, RuntimeInfo | LambdaError]:
     """Every supported runtime id mapped to what serves it, or the error saying why none does."""
     out: dict[str, RuntimeInfo | LambdaError] = {}
     for r in local_runtimes():
         try:
-            out[r] = find_runtime(r, overrides)
+            out[r] = find_runtime(r, overrides, cache_file)
         except LambdaError as e:
             out[r] = e
     return out

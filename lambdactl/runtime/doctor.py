@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from lambdactl.errors import LambdaError
@@ -18,7 +19,8 @@ from lambdactl.runtime.sandbox import detect_mode
 from lambdactl.runtime.supervisor import SAMPLE_FAST_S
 
 
-def report(overrides: Mapping[str, str] | None = None) -> dict[str, Any]:
+def report(overrides: Mapping[str, str] | None = None, cache_file: Path | None = None
+           ) -> dict[str, Any]:
     mode = detect_mode()
     have_cgroup = cgroups.available()
     if have_cgroup["pids"]:
@@ -42,8 +44,15 @@ def report(overrides: Mapping[str, str] | None = None) -> dict[str, Any]:
     }
     if mode.reason:
         sandbox["reason"] = mode.reason
+    if os.geteuid() == 0:
+        sandbox["warning"] = (
+            "running as root: sandboxed processes are host uid 0 without capabilities (sysctls "
+            "are read-only, but abstract unix sockets trusting uid 0 and root's keyring are "
+            "reachable)" if mode.name == "bubblewrap" else
+            "running as root in the fallback mode: functions run as root")
+        sandbox["advice"] = "run lambdactl as an unprivileged user"
     runtimes: dict[str, Any] = {}
-    for rt, found in discover_all(overrides).items():
+    for rt, found in discover_all(overrides, cache_file).items():
         if isinstance(found, LambdaError):
             runtimes[rt] = {"found": False, "searched": found.extra.get("searched", []),
                             "message": found.message}

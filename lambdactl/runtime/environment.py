@@ -15,13 +15,15 @@ import math
 import threading
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from lambdactl.errors import LambdaError
 from lambdactl.limits import INIT_TIMEOUT_S, MAX_RUNTIME_RESPONSE_BYTES
 from lambdactl.runtime import logs
 from lambdactl.runtime.api import Invocation, RuntimeAPI
-from lambdactl.runtime.discovery import RuntimeInfo
+from lambdactl.runtime.discovery import RuntimeInfo, find_runtime
 from lambdactl.runtime.sandbox import InvalidEntrypoint, SandboxMode, launch
 from lambdactl.runtime.spec import SandboxSpec
 from lambdactl.runtime.supervisor import SAMPLE_FAST_S, SAMPLE_SLOW_S, Supervisor
@@ -100,6 +102,16 @@ def _error_type_of(body: bytes, header: str | None) -> str | None:
     return et if isinstance(et, str) else None
 
 
+def runtime_for(spec: SandboxSpec, overrides: Mapping[str, str] | None = None,
+                cache_file: Path | None = None) -> RuntimeInfo:
+    """The RuntimeInfo to start `spec` with: `spec.interpreter` when set (still verified to be
+    the runtime's version), else discovery with config.toml's overrides."""
+    ov = dict(overrides or {})
+    if spec.interpreter is not None:
+        ov[spec.runtime] = str(spec.interpreter)
+    return find_runtime(spec.runtime, ov, cache_file)
+
+
 class ExecutionEnvironment:
     """A sandboxed runtime serving invocations of one function version, one at a time."""
 
@@ -112,6 +124,7 @@ class ExecutionEnvironment:
         self._state = State.INIT
         self._state_lock = threading.Lock()
         self._wake = threading.Event()
+        self._supervised = threading.Event()
         self._current: Invocation | None = None
         self.api: RuntimeAPI | None = None
         self.supervisor: Supervisor | None = None
@@ -141,6 +154,12 @@ class ExecutionEnvironment:
 
     # -- lifecycle --------------------------------------------------------------------------
 
+    def _authorize(self, peer_port: int) -> bool:
+        # The runtime may connect before launch() has returned here: wait for the supervisor.
+        self._supervised.wait(INIT_TIMEOUT_S)
+        sup, api = self.supervisor, self.api
+        return sup is not None and api is not None and sup.owns_connection(peer_port, api.port)
+
     def _on_exit(self) -> None:
         cur = self._current
         if cur is not None:
@@ -161,7 +180,7 @@ class ExecutionEnvironment:
             raise InvalidStateTransition(self._state, State.INIT)
         self._started = True
         t0 = time.perf_counter()
-        self.api = RuntimeAPI(MAX_RUNTIME_RESPONSE_BYTES)
+        self.api = RuntimeAPI(MAX_RUNTIME_RESPONSE_BYTES, authorize=self._authorize)
         self.api.on_event = self._wake.set
         try:
             launched = launch(self.spec, self.runtime_info, self.api.address, self.mode)
@@ -170,6 +189,7 @@ class ExecutionEnvironment:
             self.api.close()
             return
         self.supervisor = Supervisor(launched, self.spec.memory_mb * MIB, on_exit=self._on_exit)
+        self._supervised.set()
         deadline = t0 + self.init_timeout_s
         while True:
             if self.api.init_error is not None:
@@ -182,7 +202,7 @@ class ExecutionEnvironment:
             if self.supervisor.exited.is_set():
                 self._init_failure = _InitFailure(
                     "Runtime.ExitError", None,
-                    f"Runtime exited with error: {self.supervisor.exit_text()}")
+                    self.supervisor.exit_reason())
                 break
             remaining = deadline - time.perf_counter()
             if remaining <= 0:
@@ -274,7 +294,7 @@ class ExecutionEnvironment:
             reusable = False
             status = "oom" if sup.kill_reason == "oom" else "crash"
             function_error, error_type = "Unhandled", "Runtime.ExitError"
-            text = f"RequestId: {rid} Error: Runtime exited with error: {sup.exit_text()}"
+            text = f"RequestId: {rid} Error: {sup.exit_reason()}"
             payload = _error_json(error_type, text)
             extra = f"{text}\nRuntime.ExitError\n".encode()
         max_mb = self._memory_mb()

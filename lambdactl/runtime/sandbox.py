@@ -2,7 +2,8 @@
 
 Owns: detecting which backend works here (and why not), the bubblewrap command line (namespaces,
 the read-only view of the system, /var/task, /opt, /var/runtime, a sized tmpfs /tmp), the
-fallback's weaker confinement, rlimits and the optional pids cgroup. Must not know about the
+fallback's weaker confinement, rlimits and the per-environment cgroup where one is writable
+(pids cap, memory accounting and backstop: see cgroups.py). Must not know about the
 Runtime API protocol, invocations or logs: it starts argv with an environment and hands the
 process to the `Supervisor`.
 
@@ -13,8 +14,16 @@ Strengths, as `lambdactl doctor` reports them:
   private TMPDIR; the function can read whatever the caller can and /tmp is shared. Weaker.
 
 RLIMIT_NPROC does not bind processes that the kernel counts as root (uid 0 outside the user
-namespace: bwrap run by root maps the sandbox uid to 0), so when we run as root the process limit
-comes from a pids cgroup instead, if one is writable.
+namespace: bwrap run by root maps the sandbox uid 993 to 0), so when we run as root the process
+limit comes from a pids cgroup instead; as root without a writable cgroup tree there is no
+process limit (`lambdactl doctor` says so). Run as an unprivileged user, RLIMIT_NPROC counts
+per user namespace and limits the sandbox only.
+
+Run as root, the sandbox's processes are host uid 0 without capabilities: /proc/sys and friends
+are bound read-only (uid 0 could otherwise write sysctls), but what the kernel grants by uid
+alone remains reachable through the shared network namespace and keyrings (abstract unix
+sockets that trust peer uid 0, root's user keyring). Running lambdactl as an ordinary user
+avoids all of it; doctor reports it.
 """
 
 from __future__ import annotations
@@ -24,9 +33,9 @@ import functools
 import os
 import resource
 import shutil
-import signal
 import subprocess
 import tempfile
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +54,10 @@ from lambdactl.runtime.spec import (
 
 BOOTSTRAPS_DIR = Path(__file__).resolve().parent / "bootstraps"
 LANG_DIR = "/var/lang"
+# The kernel's memory cap sits this far above MemorySize + /tmp: the supervisor's sampling
+# enforces MemorySize; the cap only bounds what a very fast allocator gets between samples.
+BACKSTOP_SLACK_MB = 64
+ADOPT_TIMEOUT_S = 5.0
 SANDBOX_UID = 993  # an unprivileged uid inside the namespace, as Lambda's sbx_user1051
 
 # /etc entries a runtime needs (dynamic loader, name resolution, TLS roots, users): the rest of
@@ -55,6 +68,7 @@ ETC_FILES = (
     "crypto-policies", "passwd", "group", "alternatives", "mime.types", "protocols", "services",
     "localtime",
 )
+PROC_READ_ONLY = ("/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus")
 SYSTEM_DIRS = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")
 
 
@@ -151,7 +165,7 @@ def bootstrap_argv(spec: SandboxSpec, info: RuntimeInfo, layout: Layout,
         if p.is_file() and os.stat(p).st_mode & 0o111:
             return [f"{inside}/bootstrap"]
     raise InvalidEntrypoint(
-        f"Couldn't find valid bootstrap(s): [{layout.task_dir}/bootstrap {layout.opt_dir}/bootstrap]")
+        f"Couldn't find valid bootstrap(s): [{TASK_DIR}/bootstrap {OPT_DIR}/bootstrap]")
 
 
 def _system_binds() -> list[str]:
@@ -167,8 +181,8 @@ def _system_binds() -> list[str]:
     return args
 
 
-def bwrap_argv(mode: SandboxMode, spec: SandboxSpec, binds: list[str], inner: list[str]
-               ) -> list[str]:
+def bwrap_argv(mode: SandboxMode, spec: SandboxSpec, binds: list[str], inner: list[str],
+               block_fd: int | None = None) -> list[str]:
     """The full bubblewrap command line for a spec (pure apart from looking at / for symlinks)."""
     assert mode.bwrap is not None
     args = [mode.bwrap, "--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID),
@@ -176,7 +190,12 @@ def bwrap_argv(mode: SandboxMode, spec: SandboxSpec, binds: list[str], inner: li
     # No uts/cgroup namespaces: they hide nothing a function could misuse (the hostname, its own
     # cgroup path) and each costs 2-3 ms of every cold start.
     args += _system_binds() + binds
-    args += ["--proc", "/proc", "--dev", "/dev"]
+    args += ["--proc", "/proc"]
+    # A new procfs still lets uid 0 write sysctls (core_pattern is a host root escape): when we
+    # run as root the sandbox uid maps to host uid 0, so cover what bwrap's setuid mode covers.
+    for d in PROC_READ_ONLY:
+        args += ["--ro-bind-try", d, d]
+    args += ["--dev", "/dev"]
     if mode.tmpfs_size:
         args += ["--size", str(spec.tmp_mb * 1024 * 1024)]
     args += ["--tmpfs", "/tmp", "--dir", "/var",
@@ -186,21 +205,50 @@ def bwrap_argv(mode: SandboxMode, spec: SandboxSpec, binds: list[str], inner: li
         args += ["--ro-bind", str(spec.opt_root), OPT_DIR]
     else:
         args += ["--dir", OPT_DIR]
+    if block_fd is not None:
+        args += ["--block-fd", str(block_fd)]
     args += ["--chdir", TASK_DIR, "--"]
     return args + inner
 
 
-def _limits(spec: SandboxSpec, fsize_bytes: int | None, cgroup: Cgroup | None) -> None:
-    """Runs in the child between fork and exec: only async-signal-safe-ish syscalls."""
-    resource.setrlimit(resource.RLIMIT_NOFILE, (spec.max_files, spec.max_files))
-    resource.setrlimit(resource.RLIMIT_NPROC, (spec.max_processes, spec.max_processes))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+def _rlimits(spec: SandboxSpec, fsize_bytes: int | None) -> list[tuple[int, int]]:
+    out = [(resource.RLIMIT_NOFILE, spec.max_files), (resource.RLIMIT_NPROC, spec.max_processes),
+           (resource.RLIMIT_CORE, 0)]
     if fsize_bytes is not None:
-        resource.setrlimit(resource.RLIMIT_FSIZE, (fsize_bytes, fsize_bytes))
+        out.append((resource.RLIMIT_FSIZE, fsize_bytes))
+    return out
+
+
+def _limits(limits: list[tuple[int, int]], cgroup: Cgroup | None) -> None:
+    """Runs in the child between fork and exec: only async-signal-safe-ish syscalls."""
+    for res, value in limits:
+        resource.setrlimit(res, (value, value))
     if cgroup is not None:
         cgroup.join_self()
-    # The caller may ignore SIGPIPE/SIGINT (Python sets SIGPIPE to SIG_IGN): restore defaults.
-    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+
+
+def _adopt(proc: subprocess.Popen[bytes], cgroup: Cgroup, limits: list[tuple[int, int]]) -> None:
+    """Put a bwrap still blocked on --block-fd, and the namespace child it made, under limits.
+
+    Moving a process into a cgroup waits for an RCU grace period (~14 ms on cgroup v1); done
+    here, it overlaps bwrap's own namespace setup instead of delaying its start. bwrap forks
+    the function's process only after the block, so it inherits all of this.
+    """
+    from lambdactl.runtime.supervisor import descendants
+
+    cgroup.add(proc.pid)
+    for res, value in limits:
+        resource.prlimit(proc.pid, res, (value, value))
+    deadline = time.monotonic() + ADOPT_TIMEOUT_S
+    while len(descendants(proc.pid)) < 2:  # wait for the namespace child to exist
+        if proc.poll() is not None or time.monotonic() > deadline:
+            return  # bwrap failed before blocking; the supervisor reports how it ended
+        time.sleep(0.0002)
+    for pid in descendants(proc.pid)[1:]:
+        # forked before the first move or the prlimit above? bring it under both
+        cgroup.add(pid)
+        for res, value in limits:
+            resource.prlimit(pid, res, (value, value))
 
 
 @dataclass
@@ -228,11 +276,12 @@ def launch(spec: SandboxSpec, info: RuntimeInfo, runtime_api: str,
     """
     mode = mode or detect_mode()
     private_tmp: Path | None = None
+    binds: list[str] = []
     if mode.name == "bubblewrap":
         layout = LAMBDA_LAYOUT
         exe, binds = interpreter_view(info)
         inner = bootstrap_argv(spec, info, layout, exe)
-        argv = bwrap_argv(mode, spec, binds, inner)
+        argv = []  # built below, once we know whether bwrap blocks on a fd
         cwd = "/"
         fsize = None if mode.tmpfs_size else spec.tmp_mb * 1024 * 1024
     else:
@@ -247,18 +296,43 @@ def launch(spec: SandboxSpec, info: RuntimeInfo, runtime_api: str,
         # No tmpfs to size: bound each file written instead (weaker: not the total).
         fsize = spec.tmp_mb * 1024 * 1024
     env = build_environment(spec, runtime_api, layout)
-    cgroup = create_cgroup(f"env-{uuid.uuid4().hex[:12]}", max_pids=spec.max_processes)
+    cgroup = create_cgroup(f"env-{uuid.uuid4().hex[:12]}", max_pids=spec.max_processes,
+                           memory_limit_bytes=(spec.memory_mb + spec.tmp_mb
+                                               + BACKSTOP_SLACK_MB) * 1024 * 1024)
     marker = f"AWS_LAMBDA_RUNTIME_API={runtime_api}"
+    limits = _rlimits(spec, fsize)
+    # With bwrap and a cgroup, bwrap waits on a pipe while we move it in (see _adopt).
+    gate = os.pipe() if mode.name == "bubblewrap" and cgroup is not None else None
+    if mode.name == "bubblewrap":
+        argv = bwrap_argv(mode, spec, binds, inner, gate[0] if gate else None)
     try:
         proc = subprocess.Popen(
             argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, start_new_session=True, close_fds=True,
-            preexec_fn=functools.partial(_limits, spec, fsize, cgroup),
+            pass_fds=(gate[0],) if gate else (),
+            # no preexec_fn with a gate: subprocess can then vfork (~1.5 ms less per start)
+            preexec_fn=None if gate else functools.partial(_limits, limits, cgroup),
         )
     except BaseException:
+        if gate:
+            os.close(gate[0])
+            os.close(gate[1])
         if cgroup is not None:
             cgroup.remove()
         if private_tmp is not None:
             shutil.rmtree(private_tmp, ignore_errors=True)
         raise
+    if gate:
+        os.close(gate[0])
+        try:
+            assert cgroup is not None
+            _adopt(proc, cgroup, limits)
+        except BaseException:
+            proc.kill()  # never let it run outside its limits
+            proc.wait()
+            os.close(gate[1])
+            cgroup.remove()
+            raise
+        os.write(gate[1], b"go")
+        os.close(gate[1])
     return Launched(proc, mode, cgroup, private_tmp, marker)

@@ -57,7 +57,8 @@ class SandboxSpec:
     log_group: str = ""
     log_stream: str = ""
     initialization_type: str = "on-demand"
-    # An interpreter path that bypasses discovery (tests, config.toml pins); None = discover.
+    # An interpreter to use instead of searching (still version-checked): see
+    # environment.runtime_for. None = discover.
     interpreter: Path | None = None
     max_files: int = SANDBOX_MAX_FILES
     max_processes: int = SANDBOX_MAX_PROCESSES

@@ -130,6 +130,21 @@ def _pss_bytes(pid: int) -> int:
     return _rss_bytes(pid)
 
 
+def _tcp_socket_inode(local_port: int, remote_port: int) -> int | None:
+    """The inode of the IPv4 socket local_port -> remote_port (from /proc/net/tcp)."""
+    local, remote = f":{local_port:04X}".encode(), f":{remote_port:04X}".encode()
+    try:
+        with open("/proc/net/tcp", "rb") as f:
+            next(f)
+            for line in f:
+                parts = line.split()
+                if parts[1].endswith(local) and parts[2].endswith(remote):
+                    return int(parts[9])
+    except (OSError, IndexError, ValueError, StopIteration):
+        pass
+    return None
+
+
 def pids_with_marker(marker: str) -> list[int]:
     """Every process whose environment carries `marker` (the fallback's last-resort sweep)."""
     needle = marker.encode() + b"\0"
@@ -255,10 +270,34 @@ class Supervisor:
             self.kill("oom")
         return rss
 
+    # -- who is calling ---------------------------------------------------------------------
+
+    def owns_connection(self, peer_port: int, server_port: int) -> bool:
+        """Whether the loopback TCP connection from `peer_port` is held by a process of ours."""
+        inode = _tcp_socket_inode(peer_port, server_port)
+        if inode is None:
+            return False
+        target = f"socket:[{inode}]"
+        for pid in self.tree():
+            try:
+                fds = os.listdir(f"/proc/{pid}/fd")
+            except OSError:
+                continue
+            for fd in fds:
+                try:
+                    if os.readlink(f"/proc/{pid}/fd/{fd}") == target:
+                        return True
+                except OSError:
+                    pass
+        return False
+
     # -- exit and death ---------------------------------------------------------------------
 
     def _wait_loop(self) -> None:
         rc = self.proc.wait()
+        cg = self.launched.cgroup
+        if self.kill_reason is None and cg is not None and cg.oom_killed():
+            self.kill_reason = "oom"  # the kernel's backstop fired before a sample did
         self.returncode = rc
         # The runtime is gone: nothing else of the tree may outlive it (Lambda resets it all).
         self._kill_tree()
@@ -271,6 +310,12 @@ class Supervisor:
             return "signal: killed"
         assert self.returncode is not None
         return exit_text(self.returncode, bwrap=self.bwrap)
+
+    def exit_reason(self) -> str:
+        """Lambda's sentence for how the runtime ended, as in `Error: <this>`."""
+        if self.kill_reason is None and self.returncode == 0:
+            return "Runtime exited without providing a reason"
+        return f"Runtime exited with error: {self.exit_text()}"
 
     def _kill_tree(self) -> None:
         for _ in range(200):

@@ -21,6 +21,9 @@ from lambdactl.runtime.supervisor import pids_with_marker
 PYTHON_IDS = ["python3.10", "python3.11", "python3.12", "python3.13", "python3.14"]
 NODE_IDS = ["nodejs20.x", "nodejs22.x", "nodejs24.x"]
 ACCOUNT = "123456789012"
+# The runtime of tests that are not about a Python version (override to run them elsewhere).
+DEFAULT_PYTHON = os.environ.get("LAMBDACTL_TEST_PYTHON", "python3.12")
+DEFAULT_MINOR = DEFAULT_PYTHON.removeprefix("python")
 
 Files = Mapping[str, "str | bytes | tuple[str | bytes, int]"]
 

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from _engine_helpers import ACCOUNT, Files, extract, runtime_or_skip, wait_gone
+from _engine_helpers import ACCOUNT, DEFAULT_PYTHON, Files, extract, runtime_or_skip, wait_gone
 
 from lambdactl.runtime.discovery import RuntimeInfo
 from lambdactl.runtime.environment import ExecutionEnvironment
@@ -44,7 +44,7 @@ MakeEnv = Callable[..., ExecutionEnvironment]
 def make_env(cache: Path, mode: SandboxMode) -> Iterator[MakeEnv]:
     made: list[ExecutionEnvironment] = []
 
-    def make(files: Files, *, runtime: str = "python3.12", handler: str = "app.handler",
+    def make(files: Files, *, runtime: str = DEFAULT_PYTHON, handler: str = "app.handler",
              name: str = "fn", start: bool = True, layers: Files | None = None,
              env_mode: SandboxMode | None = None, info: RuntimeInfo | None = None,
              init_timeout_s: float = 10, **spec_kw: object) -> ExecutionEnvironment:

@@ -196,3 +196,4 @@ def test_server_side_round_trip_is_fast(api):
         assert inv.done.is_set()
     per_ms = (time.perf_counter() - t0) * 1000 / n
     assert per_ms < 2.0, f"{per_ms:.3f} ms per round trip (client included)"
+

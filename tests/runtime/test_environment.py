@@ -103,3 +103,23 @@ def test_sandbox_view(make_env, bwrap_only):
     assert len(doc["pids"]) <= 3  # own pid namespace: bwrap's init, the runtime (and nothing else)
     assert "root" not in doc["root"] and "home" not in doc["root"]
     assert doc["exe"].startswith(("/var/lang/", "/usr/"))
+
+
+def test_foreign_clients_cannot_take_events(make_env):
+    import http.client
+
+    env = make_env({"app.py": APP})
+    thief = http.client.HTTPConnection(env.api.address, timeout=5)
+    thief.request("GET", "/2018-06-01/runtime/invocation/next")
+    with pytest.raises((http.client.RemoteDisconnected, ConnectionError)):
+        thief.getresponse()
+    out = env.invoke(b'{"n": 3}')  # the event went to the function, not to the thief
+    assert out.status == "success" and out.payload == b"3"
+
+
+def test_clean_exit_mid_invoke_has_no_reason(make_env):
+    env = make_env({"app.py": "import sys\ndef handler(e, c):\n    sys.exit(0)\n"})
+    out = env.invoke(b"{}", request_id="zero")
+    assert out.status == "crash" and json.loads(out.payload) == {
+        "errorType": "Runtime.ExitError",
+        "errorMessage": "RequestId: zero Error: Runtime exited without providing a reason"}

@@ -117,6 +117,17 @@ def snoop(event, context):
             seen[p] = errno.errorcode[e.errno]
     return seen
 
+def sysctl_write(event, context):
+    out = {}
+    for p in ("/proc/sys/kernel/core_pattern", "/proc/sys/net/ipv4/ip_forward"):
+        try:
+            fd = os.open(p, os.O_WRONLY)  # opened only: never written, whatever happens
+            os.close(fd)
+            out[p] = "OPENED FOR WRITE"
+        except OSError as e:
+            out[p] = errno.errorcode[e.errno]
+    return out
+
 def write_code(event, context):
     out = {}
     for p in ("/var/task/new.py", "/var/task/app.py", os.environ["LAMBDA_TASK_ROOT"] + "/x"):
@@ -283,3 +294,19 @@ def test_fallback_private_tmp_and_cleanup(make_env):
     assert tmp is not None and tmp.is_dir()
     env.shutdown()
     assert not tmp.exists()
+
+
+def test_one_shot_allocation_beyond_memory_is_killed(make_env):
+    # 1 GB in one expression: grows faster than a sample interval, so the kernel's cgroup
+    # backstop (where available) or the next sample must stop it; either way it is an OOM.
+    env = make_env({"app.py": "def handler(e, c):\n    b = b'x' * (1024 ** 3)\n    return len(b)\n"},
+                   memory_mb=128, tmp_mb=16, timeout_s=20)
+    out = env.invoke(b"{}")
+    assert out.status == "oom", out
+    assert json.loads(out.payload)["errorMessage"].endswith("signal: killed")
+
+
+def test_sysctls_are_read_only(make_env, bwrap_only):
+    env = make_env(FILES, handler="app.sysctl_write")
+    seen = json.loads(env.invoke(b"{}").payload)
+    assert set(seen.values()) <= {"EROFS", "EACCES"}, seen

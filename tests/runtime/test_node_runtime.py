@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from _engine_helpers import NODE_IDS
@@ -122,7 +123,7 @@ def test_unhandled_error_shape(make_env):
     assert set(doc) == {"errorType", "errorMessage", "trace"}
     assert doc["errorMessage"] == "bad thing"
     assert doc["trace"][0] == "TypeError: bad thing"
-    assert any("/var/task/index.js" in line for line in doc["trace"])
+    assert any(line.strip().startswith("at ") and "/index.js:" in line for line in doc["trace"])
     assert out.environment_reusable
 
 
@@ -157,3 +158,36 @@ def test_fallback_mode_runs_node(make_env):
     env = make_env(node_files(), runtime="nodejs20.x", handler="esm/index.handler",
                    env_mode=SandboxMode("fallback", None, None, "test"))
     assert json.loads(env.invoke(b"{}").payload) == {"esm": "mjs"}
+
+
+def test_never_settling_promise_ends_the_runtime(make_env):
+    env = make_env({"index.js": "exports.handler = () => new Promise(() => {});\n"},
+                   runtime="nodejs20.x", handler="index.handler", timeout_s=5)
+    out = env.invoke(b"{}", request_id="pend")
+    # nothing keeps node's event loop alive: the runtime exits, as it does on Lambda
+    assert out.status == "crash" and out.duration_ms < 4000, out
+    assert json.loads(out.payload)["errorType"] == "Runtime.ExitError"
+
+
+def test_uncaught_exception_fails_the_invocation_and_resets(make_env):
+    env = make_env({"index.js": "exports.handler = () => new Promise(() => {\n"
+                                "  setTimeout(() => { throw new RangeError('async boom'); }, 10);\n"
+                                "});\n"},
+                   runtime="nodejs20.x", handler="index.handler")
+    out = env.invoke(b"{}")
+    assert out.function_error == "Unhandled" and out.error_type == "RangeError", out
+    assert json.loads(out.payload)["errorMessage"] == "async boom"
+    deadline = time.monotonic() + 5
+    while env.state.value != "Dead" and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert env.state.value == "Dead"  # Lambda restarts the runtime after an uncaught error
+
+
+def test_unhandled_rejection(make_env):
+    env = make_env({"index.js": "exports.handler = async () => {\n"
+                                "  Promise.reject(new Error('nobody catches me'));\n"
+                                "  await new Promise((r) => setTimeout(r, 50));\n"
+                                "  return 'late';\n};\n"},
+                   runtime="nodejs20.x", handler="index.handler")
+    out = env.invoke(b"{}")
+    assert out.error_type == "Runtime.UnhandledPromiseRejection", out

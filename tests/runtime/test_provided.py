@@ -127,7 +127,8 @@ def test_python_http_client_bootstrap(make_env):
     assert doc["arn"].endswith(":function:fn") and int(doc["deadline"]) > 0
     second = env.invoke(b"{}")
     assert json.loads(second.payload)["n"] == 2
-    assert b"second answer status 400" in second.log
+    # printed right after the first answer: it lands in the first or the second log
+    assert b"second answer status 400" in first.log + second.log
 
 
 def test_custom_init_error(make_env):

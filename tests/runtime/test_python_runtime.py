@@ -6,7 +6,7 @@ import base64
 import json
 
 import pytest
-from _engine_helpers import ACCOUNT, PYTHON_IDS
+from _engine_helpers import ACCOUNT, DEFAULT_MINOR, PYTHON_IDS
 
 CONTEXT_APP = '''
 import os, sys, time
@@ -159,7 +159,7 @@ def test_nested_handler_names(make_env, handler):
 
 def test_layers_on_sys_path(make_env):
     layer = {"python/shared.py": "VALUE = 'from /opt/python'\n",
-             "python/lib/python3.12/site-packages/dep.py": "VALUE = 'from site-packages'\n"}
+             f"python/lib/python{DEFAULT_MINOR}/site-packages/dep.py": "VALUE = 'from site-packages'\n"}
     env = make_env({"app.py": "import shared, dep\n"
                               "def handler(e, c):\n    return [shared.VALUE, dep.VALUE]\n"},
                    layers=layer)
@@ -220,7 +220,7 @@ def test_fallback_mode_contract(make_env):
     assert e["LAMBDA_TASK_ROOT"] == str(env.spec.task_root) == doc["cwd"]
     assert e["TMPDIR"].startswith("/") and "HOME" not in e and "LAMBDACTL_TEST_HOST_ONLY" not in e
     assert doc["path"] == [e["LAMBDA_TASK_ROOT"],
-                           f"{env.spec.opt_root}/python/lib/python3.12/site-packages",
+                           f"{env.spec.opt_root}/python/lib/python{DEFAULT_MINOR}/site-packages",
                            f"{env.spec.opt_root}/python"]
 
 
@@ -239,3 +239,14 @@ def test_malformed_event_json_is_a_function_error(make_env, runtime):
     out = env.invoke(b'{"unterminated": ')
     assert out.function_error == "Unhandled" and "JSONDecodeError" in out.error_type
     assert env.invoke(b'[1, 2.5, "\\u00e9", null]').payload == b'[1, 2.5, "\\u00e9", null]'
+
+
+@pytest.mark.parametrize("runtime", PYTHON_IDS)
+def test_basic_config_is_a_no_op_as_on_lambda(make_env, runtime):
+    env = make_env({"app.py": "import logging\nlogging.basicConfig(level=logging.DEBUG)\n"
+                              "log = logging.getLogger()\nlog.setLevel(logging.INFO)\n"
+                              "def handler(e, c):\n    log.info('once')\n    return 1\n"},
+                   runtime=runtime)
+    out = env.invoke(b"{}", request_id="bc")
+    lines = out.log.decode().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("[INFO]\t") and lines[0].endswith("\tbc\tonce")

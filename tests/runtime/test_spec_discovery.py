@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from _engine_helpers import NODE_IDS, PYTHON_IDS
 from lambdactl.errors import LambdaError
 from lambdactl.runtime import discovery, doctor
 from lambdactl.runtime.discovery import find_runtime
-from lambdactl.runtime.logs import log_stream_name, report_line, timeout_line
+from lambdactl.runtime.logs import framed, log_stream_name, report_line, timeout_line
 from lambdactl.runtime.spec import Layout, SandboxSpec, build_environment
 
 ARN = "arn:aws:lambda:eu-west-1:123456789012:function:f"
@@ -104,10 +105,10 @@ def test_missing_runtime_names_every_place(monkeypatch, tmp_path):
     fake.write_text("#!/bin/sh\necho 3.11\n")  # lies about nothing: it is not 3.12
     fake.chmod(0o755)
     with pytest.raises(LambdaError) as e:
-        find_runtime("python3.12", {"python3.12": str(tmp_path / "nope")})
+        find_runtime("python3.12")
     err = e.value
     assert err.code == "InvalidRuntimeException" and err.status == 502
-    for place in ("config override", "PATH (python3.12)", f"pyenv {tmp_path}/pyenv", "uv "):
+    for place in ("PATH (python3.12)", f"pyenv {tmp_path}/pyenv", "uv "):
         assert place in err.message
     discovery.clear_cache()
 
@@ -145,3 +146,49 @@ def test_log_lines():
     assert timeout_line("r", 3, 0).startswith("1970-01-01T00:00:00.000Z r Task timed out after 3.00")
     name = log_stream_name("$LATEST", 0)
     assert name.startswith("1970/01/01/[$LATEST]") and len(name) == len("1970/01/01/[$LATEST]") + 32
+
+
+def test_probe_answers_are_cached_on_disk(tmp_path):
+    discovery.clear_cache()
+    cache_file = tmp_path / "runtimes.json"
+    try:
+        first = find_runtime("python3.11", cache_file=cache_file)
+    except LambdaError:
+        pytest.skip("python3.11 missing")
+    entries = json.loads(cache_file.read_text())
+    assert any(json.loads(k)[0] == str(first.executable) for k in entries)
+    # a second process (simulated: empty in-memory cache) answers from the file, no subprocess
+    discovery.clear_cache()
+    real_probe = discovery._probe
+    discovery._probe = lambda argv: pytest.fail(f"probed again: {argv}")
+    try:
+        again = find_runtime("python3.11", cache_file=cache_file)
+    finally:
+        discovery._probe = real_probe
+        discovery.clear_cache()
+    assert again == first
+
+
+def test_framed_invocation_log():
+    report = report_line("r", 2.0, 128, 30)
+    assert framed("r", "$LATEST", b"hello", report) == (
+        b"START RequestId: r Version: $LATEST\nhello\nEND RequestId: r\n" + report.encode())
+    assert framed("r", "7", b"", report).startswith(b"START RequestId: r Version: 7\nEND")
+
+
+def test_spec_interpreter_pins_the_binary():
+    from lambdactl.runtime.environment import runtime_for
+
+    try:
+        found = find_runtime("python3.11")
+    except LambdaError:
+        pytest.skip("python3.11 missing")
+    pinned = spec(runtime="python3.11", interpreter=found.executable)
+    assert runtime_for(pinned).executable == found.executable
+    # a 3.11 pinned for python3.12 is refused, never replaced by another 3.12 found elsewhere
+    wrong = spec(runtime="python3.12", interpreter=found.executable)
+    with pytest.raises(LambdaError, match=f"the interpreter configured for it, "
+                                          f"{found.executable}, is missing or is not python3.12"):
+        runtime_for(wrong)
+    with pytest.raises(LambdaError, match="is missing or is not python3.11"):
+        find_runtime("python3.11", {"python3.11": "/nonexistent/python3.11"})

@@ -278,12 +278,48 @@ def _setup_logging():
 
     handler = logging.StreamHandler(sys.stdout)
     fmt = logging.Formatter("[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t"
-                            "%(message)s\n", "%Y-%m-%dT%H:%M:%S")
+                            "%(message)s", "%Y-%m-%dT%H:%M:%S")
     fmt.converter = time.gmtime
     handler.setFormatter(fmt)
     handler.addFilter(_request_filter)
     logging.getLogger().addHandler(handler)
     _logging_ready = True
+
+
+class _LoggingImportHook:
+    """Configures `logging` the moment the function imports it, before its next line runs.
+
+    Lambda's runtime installs its root handler before loading the handler module, so a
+    function's `logging.basicConfig()` is a no-op there; importing `logging` ourselves up front
+    would cost ~6 ms of every cold start, so we wait for the function to import it.
+    """
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "logging":
+            return None
+        sys.meta_path.remove(self)
+        import importlib.machinery
+
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        if spec is not None and spec.loader is not None:
+            spec.loader = _ConfiguringLoader(spec.loader)
+        return spec
+
+
+class _ConfiguringLoader:
+    def __init__(self, loader):
+        self.loader = loader
+
+    def create_module(self, spec):
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module):
+        self.loader.exec_module(module)
+        sys.modules["logging"] = module  # _setup_logging imports it by name
+        _setup_logging()
+
+    def __getattr__(self, name):  # get_code, get_source, ... for tools that ask the loader
+        return getattr(self.loader, name)
 
 
 def _default(o):
@@ -302,6 +338,8 @@ def main():
     # invocation's log; line buffering keeps print() cheap and ordered.
     for stream in (sys.stdout, sys.stderr):
         stream.reconfigure(line_buffering=True)
+    if "logging" not in sys.modules:
+        sys.meta_path.insert(0, _LoggingImportHook())
     client = RuntimeClient(API)
     try:
         handler = load_handler(os.environ.get("_HANDLER", ""))
