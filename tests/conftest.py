@@ -44,17 +44,25 @@ def create(svc: Service, name: str = "f", **overrides: object) -> dict:
     return svc.call("CreateFunction", request)
 
 
-@pytest.fixture
-def server(home: Path):
-    """A real `lambdactl serve` on a free loopback port, stopped (SIGTERM) after the test."""
+def start_server(home: Path, *extra: str, credentials: dict[str, str] | None = None):
+    """A real `lambdactl serve` on a free loopback port, stopped (SIGTERM) when the generator ends.
+
+    `credentials` go to config.toml's [server.credentials] before the server starts.
+    """
     import json
     import signal
     import subprocess
 
+    from lambdactl.settings import load_config, write_config
+
     from .helpers import console_script
 
+    if credentials is not None:
+        config = load_config(home)
+        config.setdefault("server", {})["credentials"] = credentials
+        write_config(home, config)
     proc = subprocess.Popen(
-        [console_script(), "serve", "--port", "0", "--home", str(home)],
+        [console_script(), "serve", "--port", "0", "--home", str(home), *extra],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     assert proc.stdout is not None
@@ -74,20 +82,50 @@ def server(home: Path):
             raise
 
 
+# The access key the keyed servers below accept, and its secret.
+ACCESS_KEY = "AKIDLOCALTEST"
+SECRET_KEY = "local-test-secret"
+
+
 @pytest.fixture
-def lam(server):
-    """A boto3 Lambda client pointed at the test server (no retries, dummy credentials)."""
+def server(home: Path):
+    """A real `lambdactl serve` on a free loopback port, stopped (SIGTERM) after the test."""
+    yield from start_server(home)
+
+
+@pytest.fixture
+def keyed_server(home: Path):
+    """A server that knows one access key (for AWS_IAM function URLs) but accepts unsigned REST calls."""
+    yield from start_server(home, credentials={ACCESS_KEY: SECRET_KEY})
+
+
+@pytest.fixture
+def auth_server(home: Path):
+    """`lambdactl serve --require-auth` accepting only ACCESS_KEY."""
+    yield from start_server(home, "--require-auth", credentials={ACCESS_KEY: SECRET_KEY})
+
+
+def boto_lambda(url: str, access_key: str = "AKIDLOCAL", secret: str = "local-secret"):
+    """A boto3 Lambda client for `url` (no retries)."""
     boto3 = pytest.importorskip("boto3")
     from botocore.config import Config
 
     return boto3.client(
         "lambda",
-        endpoint_url=server["url"],
+        endpoint_url=url,
         region_name="us-east-1",
-        aws_access_key_id="AKIDLOCAL",
-        aws_secret_access_key="local-secret",
+        aws_access_key_id=access_key,
+        aws_secret_access_key=secret,
         config=Config(retries={"max_attempts": 1, "mode": "standard"}, read_timeout=120),
     )
+
+
+@pytest.fixture
+def lam(server):
+    """A boto3 Lambda client pointed at the test server (no retries, dummy credentials)."""
+    return boto_lambda(server["url"])
+
+
 def error_of(svc: Service, op: str, request: dict) -> LambdaError:
     """The LambdaError a call must raise."""
     with pytest.raises(LambdaError) as info:

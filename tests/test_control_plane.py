@@ -302,6 +302,16 @@ def test_is_invoke_allowed(svc: Service) -> None:
     assert not is_invoke_allowed(svc, "f", "1", "sqs.amazonaws.com", source_arn="arn:aws:sqs:us-east-1:123456789012:jobs-eu")
 
 
+def test_function_url_conditions_limit_statements_to_url_calls(svc: Service) -> None:
+    create(svc)
+    svc.call("AddPermission", {"FunctionName": "f", "StatementId": "url", "Action": "lambda:InvokeFunctionUrl", "Principal": "*", "FunctionUrlAuthType": "NONE"})
+    svc.call("AddPermission", {"FunctionName": "f", "StatementId": "via", "Action": "lambda:InvokeFunction", "Principal": "*", "InvokedViaFunctionUrl": True})
+    assert is_invoke_allowed(svc, "f", None, "*", action="lambda:InvokeFunctionUrl", url_auth_type="NONE", via_url=True)
+    assert not is_invoke_allowed(svc, "f", None, "*", action="lambda:InvokeFunctionUrl", url_auth_type="AWS_IAM", via_url=True)
+    assert is_invoke_allowed(svc, "f", None, "*", via_url=True)
+    assert not is_invoke_allowed(svc, "f", None, "*")  # a plain Invoke is not opened by the URL statement
+
+
 # ---- through the CLI
 
 

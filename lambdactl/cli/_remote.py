@@ -3,7 +3,9 @@
 `RemoteService.call(op, request)` has the same contract as `Service.call`: it serialises the
 request the way botocore would (path, query, headers and JSON body by the model's member
 locations) and turns the answer back into the result dict or a `LambdaError`. Only stdlib modules,
-imported when a server is actually used.
+imported when a server is actually used. Against `lambdactl serve --require-auth` it signs with
+SigV4 (hmac and hashlib are imported only then): from the first request when server.json says the
+server demands it, else after the server answers MissingAuthenticationTokenException.
 """
 
 from __future__ import annotations
@@ -31,11 +33,15 @@ def _encode_blobs(value: Any, type_: Any) -> Any:
 
 
 class RemoteService:
-    def __init__(self, url: str, timeout_s: float = 960.0) -> None:
+    def __init__(self, url: str, timeout_s: float = 960.0, *, credentials: tuple[str, str, str] | None = None,
+                 sign: bool = False) -> None:
+        """`credentials` is (access key, secret, region) to sign with when the server demands it."""
         parts = urlsplit(url)
         self.host = parts.hostname or "127.0.0.1"
         self.port = parts.port or 80
         self.timeout_s = timeout_s
+        self.credentials = credentials
+        self.sign = sign and credentials is not None
         self._conn: Any = None
 
     def _connection(self) -> Any:
@@ -84,16 +90,12 @@ class RemoteService:
         body = payload if payload is not None else (json.dumps(body_doc).encode() if body_doc or model["method"] in ("POST", "PUT") else b"")
         if body and "Content-Type" not in headers:
             headers["Content-Type"] = "application/json"
-        from ..httpwire import BadRequest, client_request
-
-        try:
-            resp = client_request(self._connection(), model["method"], target, f"{self.host}:{self.port}", body, headers)
-            data = resp.body
-        except ConnectionRefusedError as exc:
-            raise ServerUnavailable(str(exc)) from exc
-        except (OSError, BadRequest) as exc:
-            self.close()
-            raise LambdaError("ServiceException", f"The lambdactl server at {self.host}:{self.port} failed: {exc}", 500) from exc
+        resp = self._send(model["method"], target, body, headers)
+        if (resp.status == 403 and not self.sign and self.credentials is not None
+                and (resp.getheader("x-amzn-ErrorType") or "").startswith("MissingAuthenticationToken")):
+            self.sign = True
+            resp = self._send(model["method"], target, body, headers)
+        data = resp.body
         if resp.status >= 300:
             code = (resp.getheader("x-amzn-ErrorType") or "ServiceException").split(":", 1)[0]
             try:
@@ -123,6 +125,23 @@ class RemoteService:
             doc.update(result)
             return doc
         return result
+
+    def _send(self, method: str, target: str, body: bytes, headers: dict[str, str]) -> Any:
+        from ..httpwire import BadRequest, client_request
+
+        host = f"{self.host}:{self.port}"
+        if self.sign and self.credentials is not None:
+            from ..server.sigv4 import sign
+
+            headers = dict(headers)
+            sign(method, host, target, headers, body, *self.credentials)
+        try:
+            return client_request(self._connection(), method, target, host, body, headers)
+        except ConnectionRefusedError as exc:
+            raise ServerUnavailable(str(exc)) from exc
+        except (OSError, BadRequest) as exc:
+            self.close()
+            raise LambdaError("ServiceException", f"The lambdactl server at {host} failed: {exc}", 500) from exc
 
     def close(self) -> None:
         if self._conn is not None:

@@ -266,11 +266,13 @@ def _server_unavailable() -> type[Exception]:
 def _remote_service(opts: GlobalOptions, settings: Any) -> Any:
     """A client of the server to use: --endpoint-url, else a live one named in server.json.
 
-    LAMBDACTL_DIRECT=1 runs commands in this process regardless.
+    LAMBDACTL_DIRECT=1 runs commands in this process regardless. Requests are signed with the
+    first access key of config.toml [server.credentials] when the server requires auth.
     """
     import os
 
     url = opts.endpoint_url
+    require_auth = False
     if url is None:
         if os.environ.get("LAMBDACTL_DIRECT"):
             return None
@@ -284,10 +286,14 @@ def _remote_service(opts: GlobalOptions, settings: Any) -> Any:
         except (ValueError, KeyError, TypeError, OSError):
             return None
         url = info["url"]
+        require_auth = bool(info.get("require_auth"))
     from ._remote import RemoteService
 
     _debug(opts, f"sending the command to {url}")
-    return RemoteService(url)
+    keys = settings.get("server.credentials")
+    first = next(iter(keys.items()), None) if isinstance(keys, dict) else None
+    credentials = (str(first[0]), str(first[1]), settings.region) if first else None
+    return RemoteService(url, credentials=credentials, sign=require_auth)
 
 
 def _write_outfile(outfile: str, payload: bytes) -> None:

@@ -52,6 +52,7 @@ def register(app: typer.Typer) -> None:
         idle_timeout: Annotated[float | None, typer.Option("--idle-timeout", help="Seconds an idle warm environment is kept (default 300, config server.idle_timeout_s).")] = None,
         home: HomeOption = None,
         region: Annotated[str | None, typer.Option("--region", help="Region used in ARNs.")] = None,
+        require_auth: Annotated[bool, typer.Option("--require-auth", help="Accept only REST requests SigV4-signed with an access key of config.toml [server.credentials].")] = False,
     ) -> None:
         """Run the Lambda endpoint in the foreground (Ctrl-C stops it), or in the background with --detach."""
         if ctx.invoked_subcommand is not None:
@@ -65,11 +66,14 @@ def register(app: typer.Typer) -> None:
                        "stop it with `lambdactl serve stop`.", err=True)
             raise typer.Exit(ExitStatus.OTHER)
         if detach:
-            raise typer.Exit(_detach(settings.home, host, port, idle_timeout, region))
+            raise typer.Exit(_detach(settings.home, host, port, idle_timeout, region, require_auth))
         from ..server.core import LambdaServer
 
         try:
-            server = LambdaServer(settings, host, port, idle_timeout_s=idle_timeout)
+            server = LambdaServer(settings, host, port, idle_timeout_s=idle_timeout, require_auth=require_auth)
+        except ValueError as exc:
+            typer.echo(f"lambdactl: {exc}", err=True)
+            raise typer.Exit(ExitStatus.CONFIG) from None
         except OSError as exc:
             typer.echo(f"lambdactl: cannot listen on {host}:{port}: {exc.strerror}", err=True)
             raise typer.Exit(ExitStatus.OTHER) from None
@@ -124,7 +128,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(serve_app, name="serve")
 
 
-def _detach(home: Path, host: str, port: int, idle_timeout: float | None, region: str | None) -> int:
+def _detach(home: Path, host: str, port: int, idle_timeout: float | None, region: str | None, require_auth: bool) -> int:
     home.mkdir(parents=True, exist_ok=True)
     log = open(home / "server.log", "ab")  # noqa: SIM115 - handed to the child
     args = [sys.executable, "-m", "lambdactl", "serve", "--host", host, "--port", str(port), "--home", str(home)]
@@ -132,6 +136,8 @@ def _detach(home: Path, host: str, port: int, idle_timeout: float | None, region
         args += ["--idle-timeout", str(idle_timeout)]
     if region:
         args += ["--region", region]
+    if require_auth:
+        args.append("--require-auth")
     proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, close_fds=True)
     from ..server.core import read_server_file
 

@@ -22,6 +22,7 @@ from .. import __version__
 from ..errors import LambdaError
 from ..httpwire import BadRequest, Conn, Request, read_request, response
 from ..settings import Settings
+from . import function_urls, sigv4
 from .pool import WarmPool
 from .rest import Router, build_request, build_response, error_response, parse_target
 
@@ -33,11 +34,16 @@ ENVIRONMENT_CHANGES = frozenset({"DeleteFunction", "PutProvisionedConcurrencyCon
 
 
 class LambdaServer:
-    def __init__(self, settings: Settings, host: str = "127.0.0.1", port: int = 9001, *, idle_timeout_s: float | None = None) -> None:
+    def __init__(self, settings: Settings, host: str = "127.0.0.1", port: int = 9001, *, idle_timeout_s: float | None = None,
+                 require_auth: bool = False) -> None:
         from ..cli._spec import implemented_operations
 
         self.settings = settings
         self.router = Router(implemented_operations())
+        self.require_auth = require_auth
+        self.credentials = sigv4.credentials(settings.get("server.credentials"))  # ValueError if malformed
+        if require_auth and not self.credentials:
+            raise ValueError('--require-auth needs access keys in config.toml: [server.credentials] AKID = "secret"')
         timeout = idle_timeout_s if idle_timeout_s is not None else float(settings.get("server.idle_timeout_s", 300))
         self.pool = WarmPool(idle_timeout_s=timeout)
         self._local = threading.local()
@@ -49,6 +55,8 @@ class LambdaServer:
         self.host = host
         self.port = self._listener.getsockname()[1]
         self.url = f"http://{host if ':' not in host else f'[{host}]'}:{self.port}"
+        # Every FunctionUrl this server prints names where it really listens (--port 0 included).
+        settings.config = {**settings.config, "server": {**settings.get("server", {}), "host": host, "port": self.port}}
         self._conns: set[socket.socket] = set()
         self._lock = threading.Lock()
         self._stopped = threading.Event()
@@ -69,7 +77,7 @@ class LambdaServer:
     def _write_server_file(self) -> None:
         self.settings.home.mkdir(parents=True, exist_ok=True)
         info = {"pid": os.getpid(), "host": self.host, "port": self.port, "url": self.url,
-                "started": time.time(), "version": __version__}
+                "started": time.time(), "version": __version__, "require_auth": self.require_auth}
         path = self.settings.home / SERVER_FILE
         tmp = path.with_suffix(f".tmp{os.getpid()}")
         tmp.write_text(json.dumps(info), encoding="utf-8")
@@ -158,8 +166,16 @@ class LambdaServer:
         path, query = parse_target(req.target)
         keep = req.keep_alive
         try:
+            url = function_urls.match(req)
+            if url is not None:
+                return function_urls.handle(self, req, *url, request_id)
             if path.startswith("/lambdactl/"):
                 return self._local_route(req, path, request_id, keep)
+            if self.require_auth:
+                try:
+                    sigv4.verify(req.method, req.target, req.headers, req.body, self.credentials)
+                except sigv4.SignatureError as exc:
+                    raise LambdaError(exc.code, exc.message, 403) from None
             matched = self.router.match(req.method, path, query)
             if matched is None:
                 raise LambdaError("UnknownOperationException", f"Unknown operation {req.method} {path}", 404)

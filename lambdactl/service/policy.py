@@ -229,10 +229,16 @@ def is_invoke_allowed(
     source_arn: str | None = None,
     source_account: str | None = None,
     action: str = "lambda:InvokeFunction",
+    url_auth_type: str | None = None,
+    via_url: bool = False,
 ) -> bool:
     """May `principal` (a service such as sqs.amazonaws.com, an account, or an IAM ARN), calling
     from `source_arn`/`source_account`, perform `action` on this qualifier? The policy of the
-    qualifier applies; for $LATEST and unqualified calls, the function's own policy."""
+    qualifier applies; for $LATEST and unqualified calls, the function's own policy.
+
+    `url_auth_type` and `via_url` describe a call through a function URL, so statements
+    conditioned on `lambda:FunctionUrlAuthType` / `lambda:InvokedViaFunctionUrl` apply only to
+    the calls they name."""
     key = "" if qualifier in (None, LATEST) else qualifier
     for statement in _statements(svc, function_name, key):
         if statement.get("Effect") != "Allow":
@@ -249,6 +255,11 @@ def is_invoke_allowed(
         equals = condition.get("StringEquals", {})
         account = equals.get("AWS:SourceAccount")
         if account is not None and source_account != account:
+            continue
+        auth_type = equals.get("lambda:FunctionUrlAuthType")
+        if auth_type is not None and auth_type != url_auth_type:
+            continue
+        if equals.get("lambda:InvokedViaFunctionUrl") == "true" and not via_url:
             continue
         return True
     return False

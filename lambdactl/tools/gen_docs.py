@@ -24,10 +24,13 @@ def _cli() -> Any:
 
 
 def _commands(group: Any) -> list[tuple[str, Any]]:
-    """Every leaf command, sub-groups flattened (`logs tail`)."""
+    """Every runnable command, sub-groups flattened (`logs tail`); a group that runs by itself
+    (`serve`, whose options are the callback's) is listed before its subcommands."""
     out: list[tuple[str, Any]] = []
     for name, cmd in sorted(group.commands.items()):
         if hasattr(cmd, "commands"):
+            if getattr(cmd, "invoke_without_command", False):
+                out.append((name, cmd))
             out.extend((f"{name} {sub}", subcmd) for sub, subcmd in _commands(cmd))
         else:
             out.append((name, cmd))
