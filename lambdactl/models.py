@@ -55,6 +55,9 @@ ROLE_RE = re.compile(r"arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-
 HANDLER_RE = re.compile(r"[^\s]+")
 ENV_KEY_RE = re.compile(r"[a-zA-Z]([a-zA-Z0-9_])+")
 STATEMENT_ID_RE = re.compile(r"([a-zA-Z0-9-_.]+)")
+ORG_ID_RE = re.compile(r"o-[a-z0-9]{10,32}")
+ACCOUNT_ID_RE = re.compile(r"\d{12}")
+ARCHITECTURES = ("x86_64", "arm64")
 LAYER_NAME_RE = re.compile(
     r"(arn:[a-zA-Z0-9-]+:lambda:[a-zA-Z0-9-]+:\d{12}:layer:[a-zA-Z0-9-_]+)|[a-zA-Z0-9-_]+"
 )

@@ -23,10 +23,10 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from lambdactl.httpwire import BadRequest, Conn, response
 from lambdactl.limits import MAX_RUNTIME_RESPONSE_BYTES
 
 PREFIX = b"/2018-06-01/runtime/"
-MAX_HEAD_BYTES = 2 * 1024 * 1024  # the X-Ray error cause header may be ~1 MiB
 
 
 def new_trace_id() -> str:
@@ -78,103 +78,12 @@ class Invocation:
         return h
 
 
-class _BadRequest(Exception):
-    pass
-
-
-class _Conn:
-    """Buffered reads of HTTP/1.1 requests from one keep-alive socket."""
-
-    __slots__ = ("sock", "buf")
-
-    def __init__(self, sock: socket.socket) -> None:
-        self.sock = sock
-        self.buf = bytearray()
-
-    def _fill(self) -> bool:
-        data = self.sock.recv(262144)
-        if not data:
-            return False
-        self.buf += data
-        return True
-
-    def read_head(self) -> bytes | None:
-        start = 0
-        while True:
-            i = self.buf.find(b"\r\n\r\n", start)
-            if i >= 0:
-                head = bytes(self.buf[:i])
-                del self.buf[: i + 4]
-                return head
-            if len(self.buf) > MAX_HEAD_BYTES:
-                raise _BadRequest("request head too large")
-            start = max(0, len(self.buf) - 3)
-            if not self._fill():
-                return None
-
-    def read_line(self) -> bytes:
-        while True:
-            i = self.buf.find(b"\r\n")
-            if i >= 0:
-                line = bytes(self.buf[:i])
-                del self.buf[: i + 2]
-                return line
-            if len(self.buf) > 65536 or not self._fill():
-                raise _BadRequest("bad chunk line")
-
-    def read_body(self, n: int, limit: int) -> tuple[bytes, bool]:
-        """Read n bytes; keep at most `limit` of them. Returns (kept, truncated)."""
-        kept = bytearray()
-        remaining = n
-        while remaining > 0:
-            if not self.buf and not self._fill():
-                raise _BadRequest("connection closed mid-body")
-            take = min(remaining, len(self.buf))
-            if len(kept) < limit:
-                kept += self.buf[: min(take, limit - len(kept))]
-            del self.buf[:take]
-            remaining -= take
-        return bytes(kept), n > limit
-
-    def read_chunked(self, limit: int) -> tuple[bytes, bool]:
-        kept = bytearray()
-        truncated = False
-        while True:
-            line = self.read_line()
-            try:
-                size = int(line.split(b";", 1)[0].strip(), 16)
-            except ValueError as e:
-                raise _BadRequest("bad chunk size") from e
-            if size == 0:
-                while self.read_line():  # trailers, up to the empty line
-                    pass
-                return bytes(kept), truncated
-            part, _ = self.read_body(size, max(0, limit - len(kept)))
-            kept += part
-            truncated = truncated or len(kept) + (size - len(part)) > limit
-            if self.read_line() != b"":
-                raise _BadRequest("bad chunk terminator")
-
-
-def _response(status: int, reason: str, body: bytes, headers: list[tuple[str, str]] | None = None,
-              close: bool = False) -> bytes:
-    lines = [f"HTTP/1.1 {status} {reason}"]
-    if headers:
-        lines.extend(f"{k}: {v}" for k, v in headers)
-    if not headers or all(k != "Content-Type" for k, _ in headers):
-        lines.append("Content-Type: application/json")
-    lines.append(f"Content-Length: {len(body)}")
-    if close:
-        lines.append("Connection: close")
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
-
-
-def _error(status: int, reason: str, error_type: str, message: str) -> bytes:
+def _error(status: int, error_type: str, message: str) -> bytes:
     body = json.dumps({"errorMessage": message, "errorType": error_type}).encode()
-    return _response(status, reason, body)
+    return response(status, body, [("Content-Type", "application/json")])
 
 
-ACCEPTED = _response(202, "Accepted", b'{"status":"OK"}')
+ACCEPTED = response(202, b'{"status":"OK"}', [("Content-Type", "application/json")])
 
 
 class RuntimeAPI:
@@ -265,7 +174,7 @@ class RuntimeAPI:
                              name=f"rapi-{self.port}-conn").start()
 
     def _serve(self, sock: socket.socket) -> None:
-        conn = _Conn(sock)
+        conn = Conn(sock)
         try:
             if self.authorize is not None and not self.authorize(sock.getpeername()[1]):
                 return
@@ -279,7 +188,7 @@ class RuntimeAPI:
                 sock.sendall(out)
                 if close:
                     return
-        except (OSError, _BadRequest):
+        except (OSError, BadRequest):
             return
         finally:
             with self._cond:
@@ -289,12 +198,12 @@ class RuntimeAPI:
             except OSError:
                 pass
 
-    def _handle(self, conn: _Conn, head: bytes) -> tuple[bytes | None, bool]:
+    def _handle(self, conn: Conn, head: bytes) -> tuple[bytes | None, bool]:
         lines = head.split(b"\r\n")
         try:
             method, target, version = lines[0].split(b" ", 2)
         except ValueError as e:
-            raise _BadRequest("bad request line") from e
+            raise BadRequest("bad request line") from e
         headers: dict[bytes, bytes] = {}
         for line in lines[1:]:
             k, sep, v = line.partition(b":")
@@ -309,30 +218,30 @@ class RuntimeAPI:
             try:
                 n = int(headers.get(b"content-length", b"0"))
             except ValueError as e:
-                raise _BadRequest("bad content-length") from e
+                raise BadRequest("bad content-length") from e
             body, too_large = conn.read_body(n, limit)
         path = target.split(b"?", 1)[0]
         if not path.startswith(PREFIX):
-            return _error(404, "Not Found", "NotFound", "Not Found"), close
+            return _error(404, "NotFound", "Not Found"), close
         route = path[len(PREFIX):]
         if route == b"invocation/next":
             if method != b"GET":
-                return _error(405, "Method Not Allowed", "MethodNotAllowed", "Use GET"), close
+                return _error(405, "MethodNotAllowed", "Use GET"), close
             return self._next(), close
         if route == b"init/error":
             if method != b"POST":
-                return _error(405, "Method Not Allowed", "MethodNotAllowed", "Use POST"), close
+                return _error(405, "MethodNotAllowed", "Use POST"), close
             return self._init_error(body, headers), close
         if route.startswith(b"invocation/") and method == b"POST":
             rid, _, what = route[len(b"invocation/"):].partition(b"/")
             if what in (b"response", b"error"):
                 return self._answer(rid.decode("latin-1"), what, body, too_large, headers), close
-        return _error(404, "Not Found", "NotFound", "Not Found"), close
+        return _error(404, "NotFound", "Not Found"), close
 
     def _next(self) -> bytes | None:
         with self._cond:
             if self._current is not None:
-                return _error(403, "Forbidden", "InvalidStateTransition",
+                return _error(403, "InvalidStateTransition",
                               "State transition from Invoking to Ready failed: "
                               "the current invocation has not been answered")
             first = not self.init_done.is_set()
@@ -349,20 +258,20 @@ class RuntimeAPI:
             assert inv is not None
             self._pending, self._current = None, inv
             inv.handed_out_at = time.monotonic()
-        return _response(200, "OK", inv.payload, inv.next_headers())
+        return response(200, inv.payload, inv.next_headers())
 
     def _answer(self, rid: str, what: bytes, body: bytes, too_large: bool,
                 headers: dict[bytes, bytes]) -> bytes:
         with self._cond:
             inv = self._current
             if inv is None or inv.request_id != rid:
-                return _error(400, "Bad Request", "InvalidRequestID",
+                return _error(400, "InvalidRequestID",
                               f"Invalid request ID: {rid!r}")
             self._current = None
         if what == b"response":
             if too_large:
                 inv.complete("too_large")
-                return _error(413, "Request Entity Too Large", "RequestEntityTooLarge",
+                return _error(413, "RequestEntityTooLarge",
                               f"Exceeded maximum allowed payload size "
                               f"({self.max_response_bytes} bytes).")
             inv.complete("response", body)
@@ -374,7 +283,7 @@ class RuntimeAPI:
     def _init_error(self, body: bytes, headers: dict[bytes, bytes]) -> bytes:
         with self._cond:
             if self.init_done.is_set() or self.init_error is not None:
-                return _error(403, "Forbidden", "InvalidStateTransition",
+                return _error(403, "InvalidStateTransition",
                               "State transition from Ready to InitError failed")
             etype = headers.get(b"lambda-runtime-function-error-type")
             self.init_error = (body, etype.decode("latin-1") if etype else None)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from .. import limits
 from ..errors import LambdaError, conflict, invalid, not_found
 from ..models import (
+    ARCHITECTURES,
     DEPRECATED_RUNTIMES,
     ENV_KEY_RE,
     FUNCTION_NAME_RE,
@@ -48,7 +49,6 @@ if TYPE_CHECKING:
     from . import Service
 
 LATEST = "$LATEST"
-ARCHITECTURES = ("x86_64", "arm64")
 TRACING_MODES = ("Active", "PassThrough")
 LOG_FORMATS = ("JSON", "Text")
 APP_LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL")

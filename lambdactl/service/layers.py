@@ -12,20 +12,18 @@ from typing import TYPE_CHECKING, Any
 
 from .. import limits
 from ..errors import LambdaError, conflict, invalid, not_found
-from ..models import LAYER_NAME_RE, RUNTIME_ENUM, layer_arn, timestamp
+from ..models import ARCHITECTURES, LAYER_NAME_RE, ORG_ID_RE, RUNTIME_ENUM, layer_arn, timestamp
 from ._validate import Validator
 from .functions import _decode_marker, _encode_marker, check_code_zip, new_revision, sha_b64
 
 if TYPE_CHECKING:
     from . import Service
 
-ARCHITECTURES = ("x86_64", "arm64")
 LAYER_VERSION_ARN_RE = re.compile(
     r"arn:[a-zA-Z0-9-]+:lambda:([a-zA-Z0-9-]+):(\d{12}):layer:([a-zA-Z0-9-_]+):([0-9]+)"
 )
 LAYER_PRINCIPAL_RE = re.compile(r"\d{12}|\*|arn:(aws[a-zA-Z-]*):iam::\d{12}:root")
-STATEMENT_ID_RE = re.compile(r"([a-zA-Z0-9-_]+)")
-ORG_ID_RE = re.compile(r"o-[a-z0-9]{10,32}")
+LAYER_STATEMENT_ID_RE = re.compile(r"([a-zA-Z0-9-_]+)")  # no dots, unlike function policies
 NO_SUCH = "The resource you requested does not exist."
 
 
@@ -339,7 +337,7 @@ def add_layer_version_permission(svc: Service, req: dict[str, Any]) -> dict[str,
     v = Validator(req)
     name = _layer_name(svc, v)
     number = _version_number(v)
-    sid = v.string("StatementId", required=True, min_len=1, max_len=100, pattern=STATEMENT_ID_RE)
+    sid = v.string("StatementId", required=True, min_len=1, max_len=100, pattern=LAYER_STATEMENT_ID_RE)
     action = v.string("Action", required=True, max_len=22, pattern=re.compile(r"lambda:GetLayerVersion"))
     principal = v.string("Principal", required=True, pattern=LAYER_PRINCIPAL_RE)
     org = v.string("OrganizationId", max_len=34, pattern=ORG_ID_RE)
@@ -401,7 +399,7 @@ def remove_layer_version_permission(svc: Service, req: dict[str, Any]) -> dict[s
     v = Validator(req)
     name = _layer_name(svc, v)
     number = _version_number(v)
-    sid = v.string("StatementId", required=True, min_len=1, max_len=100, pattern=STATEMENT_ID_RE)
+    sid = v.string("StatementId", required=True, min_len=1, max_len=100, pattern=LAYER_STATEMENT_ID_RE)
     revision = v.string("RevisionId")
     v.check()
     from ..registry.db import write_transaction

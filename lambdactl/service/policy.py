@@ -14,19 +14,16 @@ from typing import TYPE_CHECKING, Any
 
 from .. import limits
 from ..errors import LambdaError, conflict, invalid, not_found
+from ..models import ACCOUNT_ID_RE, ORG_ID_RE, STATEMENT_ID_RE
 from ._validate import Validator
 from .functions import LATEST, arn, load_version, new_revision, resolve_function_name, save_version
 
 if TYPE_CHECKING:
     from . import Service
 
-STATEMENT_ID_RE = re.compile(r"([a-zA-Z0-9-_.]+)")
 ACTION_RE = re.compile(r"(lambda:[*]|lambda:[a-zA-Z]+|[*])")
 PRINCIPAL_RE = re.compile(r"[^\s]+")
-SOURCE_ACCOUNT_RE = re.compile(r"\d{12}")
 SOURCE_ARN_RE = re.compile(r"arn:(aws[a-zA-Z0-9-]*):([a-zA-Z0-9\-])+:([a-z]{2}(-gov)?-[a-z]+-\d{1})?:(\d{12})?:(.*)")
-ORG_ID_RE = re.compile(r"o-[a-z0-9]{10,32}")
-ACCOUNT_RE = re.compile(r"\d{12}")
 IAM_ARN_RE = re.compile(r"arn:aws[a-zA-Z-]*:iam::\d{12}:(root|user/.+|role/.+)")
 SERVICE_RE = re.compile(r"[a-z0-9.-]+\.amazonaws\.com(\.cn)?")
 NO_POLICY = "The resource you requested does not exist."
@@ -35,7 +32,7 @@ NO_POLICY = "The resource you requested does not exist."
 def _principal(value: str) -> Any:
     if value == "*":
         return "*"
-    if ACCOUNT_RE.fullmatch(value):
+    if ACCOUNT_ID_RE.fullmatch(value):
         return {"AWS": f"arn:aws:iam::{value}:root"}
     if IAM_ARN_RE.fullmatch(value):
         return {"AWS": value}
@@ -99,7 +96,7 @@ def add_permission(svc: Service, req: dict[str, Any]) -> dict[str, Any]:
     action = v.string("Action", required=True, pattern=ACTION_RE)
     principal = v.string("Principal", required=True, pattern=PRINCIPAL_RE)
     source_arn = v.string("SourceArn", pattern=SOURCE_ARN_RE)
-    source_account = v.string("SourceAccount", max_len=12, pattern=SOURCE_ACCOUNT_RE)
+    source_account = v.string("SourceAccount", max_len=12, pattern=ACCOUNT_ID_RE)
     token = v.string("EventSourceToken", min_len=0, max_len=256, pattern=re.compile(r"[a-zA-Z0-9._\-]+"))
     org = v.string("PrincipalOrgID", min_len=12, max_len=34, pattern=ORG_ID_RE)
     url_auth = v.string("FunctionUrlAuthType", enum=("NONE", "AWS_IAM"))
@@ -211,7 +208,7 @@ def _principal_matches(statement_principal: Any, principal: str) -> bool:
             for allowed in values:
                 if allowed == "*" or allowed == principal:
                     return True
-                if kind == "AWS" and ACCOUNT_RE.fullmatch(principal) and allowed == f"arn:aws:iam::{principal}:root":
+                if kind == "AWS" and ACCOUNT_ID_RE.fullmatch(principal) and allowed == f"arn:aws:iam::{principal}:root":
                     return True
     return False
 
