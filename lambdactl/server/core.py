@@ -30,7 +30,10 @@ SERVER_FILE = "server.json"
 MAX_BODY_BYTES = 70_167_211 + 1024  # CreateFunction's body limit, with room for the envelope
 HEALTH_PATH = "/lambdactl/health"
 # Operations after which warm or provisioned environments must follow the registry.
-ENVIRONMENT_CHANGES = frozenset({"DeleteFunction", "PutProvisionedConcurrencyConfig", "DeleteProvisionedConcurrencyConfig"})
+ENVIRONMENT_CHANGES = frozenset({
+    "DeleteFunction", "PutProvisionedConcurrencyConfig", "DeleteProvisionedConcurrencyConfig",
+    "PutFunctionConcurrency", "DeleteFunctionConcurrency",
+})
 
 
 class LambdaServer:
@@ -65,6 +68,9 @@ class LambdaServer:
         from ..service.logs import BatchingSink
 
         self.log_sink = BatchingSink(lambda: Service(self.settings))
+        from .leases import LeaseCache
+
+        self.leases = LeaseCache(lambda: Service(self.settings))
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -100,6 +106,7 @@ class LambdaServer:
             except OSError:
                 pass
         self.pool.shutdown()
+        self.leases.close()
         self.log_sink.close()
         path = self.settings.home / SERVER_FILE
         try:
@@ -154,6 +161,7 @@ class LambdaServer:
             svc = Service(self.settings)
             svc.environments = self.pool  # type: ignore[attr-defined]
             svc.log_sink = self.log_sink  # type: ignore[attr-defined]
+            svc.leases = self.leases  # type: ignore[attr-defined]
             svc.code_url_base = f"{self.url}/lambdactl/code"  # type: ignore[attr-defined]
             svc.layer_url_base = f"{self.url}/lambdactl/layers"  # type: ignore[attr-defined]
             self._local.svc = svc
@@ -205,6 +213,8 @@ class LambdaServer:
             name, qualifier = resolve_function_name(self.service(), request.get("FunctionName"), request.get("Qualifier"))
         except LambdaError:
             return
+        if op in ("PutFunctionConcurrency", "DeleteFunctionConcurrency", "DeleteFunction"):
+            self.leases.forget(name)
         if op == "DeleteFunction" and qualifier is None:
             self.pool.retire(name, provisioned=True)
         elif op in ("PutProvisionedConcurrencyConfig", "DeleteProvisionedConcurrencyConfig"):

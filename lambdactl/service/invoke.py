@@ -232,9 +232,12 @@ def run(
 ) -> InvokeOutcome:
     """Run one invocation on an environment from `provider` and record its log and metrics."""
     from ..runtime import logs as platform_logs
-    from .concurrency import acquire_lease, release_lease
-
     provider = provider or getattr(svc, "environments", None) or OneShotProvider(sandbox_mode(svc))
+    leases = getattr(svc, "leases", None)
+    if leases is not None:
+        acquire_lease, release_lease = (lambda s, f: leases.acquire(s, f)), (lambda s, lid: leases.release(s, name, lid))
+    else:
+        from .concurrency import acquire_lease, release_lease
     key = environment_key(name, version, stored)
     request_id = str(uuid.uuid4())
     # One unit of the function's (or the account's) concurrency for as long as this runs; a
