@@ -118,3 +118,13 @@ def test_extract_refuses_corrupt_data(tmp_path: Path) -> None:
     dest.mkdir()
     with pytest.raises(LambdaError):
         safe_extract(z, dest)
+
+
+def test_extract_refuses_more_than_the_limit_before_writing(tmp_path: Path) -> None:
+    z = write(tmp_path / "c.zip", make_zip([F("a.txt", b"x" * 100), F("b.txt", b"y" * 100)]))
+    dest = tmp_path / "out"
+    dest.mkdir()
+    with pytest.raises(LambdaError, match="Unzipped size"):
+        safe_extract(z, dest, max_unzipped_bytes=150)
+    assert list(dest.iterdir()) == []
+    assert safe_extract(z, dest, max_unzipped_bytes=201) == 2
