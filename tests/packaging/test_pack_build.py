@@ -276,3 +276,17 @@ def test_more_than_65535_entries_uses_zip64(tmp_path: Path) -> None:
     with zipfile.ZipFile(tmp_path / "many.zip") as zf:
         assert len(zf.infolist()) == 70_000
     assert lint_zip(tmp_path / "many.zip").findings == []
+
+
+def test_stored_output_matches_the_recorded_bytes(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Level 0 involves no zlib, so its bytes are the format itself: any change to headers,
+    order, modes or times shows here, on every machine. (Deflated bytes also depend on the
+    zlib build, e.g. zlib-ng, so they are compared within one machine above.)"""
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+    src = make_tree(tmp_path / "src")
+    build_zip(src, tmp_path / "out.zip", compresslevel=0)
+    assert _digest(tmp_path / "out.zip") == GOLDEN_STORED_SHA256
+
+
+GOLDEN_STORED_SHA256 = "ed3151679139bff4e880eb4ac7665dbf0c3c9d653013ae4f9f4342595925eb5e"

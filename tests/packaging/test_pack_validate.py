@@ -42,6 +42,11 @@ def test_unreadable_zips_get_lambdas_400(data: bytes) -> None:
     assert err.value.message == UNZIP_MESSAGE
 
 
+def test_accepts_zip64() -> None:
+    data = make_zip([F("app.py", APP), D("lib"), F("lib/x.py", "X = 1\n")], zip64=True)
+    assert check_code_zip(data).unzipped_size == len(APP) + 6
+
+
 def test_over_50_mb_zipped_is_413() -> None:
     data = make_zip([F("blob.bin", b"\0" * 52_428_800, method=0)])
     with pytest.raises(LambdaError) as err:
