@@ -397,7 +397,7 @@ def write_zip(items: Sequence[_Item], out: Path, *, compresslevel: int = 6,
             f.write(cd)
             cd_end = cd_start + len(cd)
             n = len(central)
-            if n > 0xFFFF or cd_start >= ZIP32_LIMIT or len(cd) >= ZIP32_LIMIT:
+            if n >= 0xFFFF or cd_start >= ZIP32_LIMIT or len(cd) >= ZIP32_LIMIT:
                 f.write(_ZIP64_EOCD.pack(b"PK\x06\x06", 44, (3 << 8) | 45, 45, 0, 0, n, n,
                                          len(cd), cd_start))
                 f.write(_ZIP64_LOCATOR.pack(b"PK\x06\x07", 0, cd_end, 1))
