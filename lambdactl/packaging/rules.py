@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from lambdactl.limits import MAX_LAYERS, MAX_UNZIPPED_BYTES, MAX_ZIPPED_UPLOAD_BYTES
 from lambdactl.packaging import zipscan
+from lambdactl.packaging.layout import LAYER_TOP_DIRS
 from lambdactl.packaging.zipscan import ZipEntry
 
 if TYPE_CHECKING:
@@ -614,6 +615,21 @@ def bootstrap_not_executable(ctx: LintContext) -> Iterator[Hit]:
             head = _head(ctx, archive, e)
             if head and not head.startswith((b"\x7fELF", b"#!")):
                 yield archive.where(e.name), "neither an ELF binary nor a script starting with #!"
+
+
+@rule("LZ027", "layer-layout", "warning",
+      "A layer has files outside the folders Lambda searches (python/, nodejs/, bin/, lib/...).",
+      "Build the layer with `lambdactl package-layer --runtime R` to get the layout right.")
+def layer_layout(ctx: LintContext) -> Iterator[Hit]:
+    """Layers are unpacked into /opt and only some folders are on a search path: a package
+    zipped at the layer's root (`/opt/requests/`) instead of under `python/` is never found
+    and the import fails at run time."""
+    for layer in ctx.layers:
+        strays = sorted({_parts(e.name)[0] for e in layer.entries if _parts(e.name)}
+                        - LAYER_TOP_DIRS)
+        if strays:
+            shown = ", ".join(strays[:5]) + (", ..." if len(strays) > 5 else "")
+            yield layer.where(""), f"not on any search path under /opt: {shown}"
 
 
 # ---------------------------------------------------------------- permissions

@@ -98,6 +98,7 @@ CASES = [
          {"runtime": "provided.al2"}),
     Case("bootstrap-in-layer-0744", {"LZ026", "LZ031"}, z(F("handler.txt", "x")),
          {"runtime": "provided.al2023"}, [z(F("bootstrap", "#!/bin/sh\n", 0o744))]),
+    Case("layer-at-root", {"LZ027"}, good(), PY, [z(D("mylib"), F("mylib/__init__.py", "X = 1"))]),
     Case("file-0600", {"LZ030"}, z(F("app.py", APP, 0o600)), PY),
     Case("dir-0700", {"LZ030"}, good(D("lib", 0o700), F("lib/x.py", "x")), PY),
     Case("dir-0775", {"LZ031"}, good(D("lib", 0o775), F("lib/x.py", "x")), PY),
