@@ -133,3 +133,13 @@ def test_extract_refuses_more_than_the_limit_before_writing(tmp_path: Path) -> N
         safe_extract(z, dest, max_unzipped_bytes=150)
     assert list(dest.iterdir()) == []
     assert safe_extract(z, dest, max_unzipped_bytes=201) == 2
+
+
+def test_backslash_names_extract_as_one_file_like_lambda(tmp_path: Path) -> None:
+    """Uploads with `\\` in names are accepted (as by Lambda), so extraction must not fail them."""
+    data = make_zip([F("src\\app.py", APP)])
+    check_code_zip(data)
+    dest = tmp_path / "out"
+    dest.mkdir()
+    assert safe_extract(write(tmp_path / "c.zip", data), dest) == 1
+    assert [p.name for p in dest.iterdir()] == ["src\\app.py"]
