@@ -114,6 +114,8 @@ def _package_and_report(build: str, output: PackageOutput, **kwargs: object) -> 
         summary = _run_packaging(build, tty, **kwargs)
     except PackagingError as exc:
         raise _fail(str(exc), EXIT_ERRORS) from None
+    except OSError as exc:  # the output cannot be written: a directory, no permission, disk full
+        raise _fail(f"{exc.filename or kwargs.get('out')}: {exc.strerror}", EXIT_ERRORS) from None
     _print_summary(summary, tty)
     if output is PackageOutput.json:
         sys.stdout.write(json.dumps(summary.to_dict(), indent=2) + "\n")

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lambdactl.models import NODE_RUNTIMES, PROVIDED_RUNTIMES, PYTHON_RUNTIMES
+from lambdactl.packaging.layout import LAYER_TOP_DIRS
 
 CHUNK_BYTES = 1 << 20  # fixed so output is the same whatever the number of cores
 DICT_BYTES = 32 * 1024
@@ -44,8 +45,6 @@ ARCHITECTURES = {"x86_64": "x86_64", "arm64": "aarch64"}
 AL2_PYTHONS = frozenset({"python3.8", "python3.9", "python3.10", "python3.11"})
 AL2_GLIBC_MINOR = 26
 AL2023_GLIBC_MINOR = 34
-LAYER_TOP_DIRS = frozenset({"python", "nodejs", "bin", "lib", "java", "ruby", "extensions",
-                            "etc", "share", "bootstrap"})
 
 _LOCAL = struct.Struct("<4s5H3L2H")
 _CENTRAL = struct.Struct("<4s6H3L5H2L")
@@ -397,7 +396,7 @@ def write_zip(items: Sequence[_Item], out: Path, *, compresslevel: int = 6,
             f.write(cd)
             cd_end = cd_start + len(cd)
             n = len(central)
-            if n > 0xFFFF or cd_start >= ZIP32_LIMIT or len(cd) >= ZIP32_LIMIT:
+            if n >= 0xFFFF or cd_start >= ZIP32_LIMIT or len(cd) >= ZIP32_LIMIT:
                 f.write(_ZIP64_EOCD.pack(b"PK\x06\x06", 44, (3 << 8) | 45, 45, 0, 0, n, n,
                                          len(cd), cd_start))
                 f.write(_ZIP64_LOCATOR.pack(b"PK\x06\x07", 0, cd_end, 1))

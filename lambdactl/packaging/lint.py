@@ -19,7 +19,7 @@ from pathlib import Path
 from lambdactl import __version__
 from lambdactl.models import NODE_RUNTIMES, PROVIDED_RUNTIMES, PYTHON_RUNTIMES
 from lambdactl.packaging import zipscan
-from lambdactl.packaging.rules import RULES, Rule
+from lambdactl.packaging.rules import RULES, Rule, read_error_rule
 from lambdactl.packaging.zipscan import CorruptZipError, NotAZipError, ZipEntry, ZipScan
 
 SEVERITIES = ("error", "warning", "info")
@@ -48,6 +48,7 @@ class LintReport:
 
     zip_path: str
     findings: list[Finding] = field(default_factory=list)
+    layer_paths: dict[str, str] = field(default_factory=dict)  # label in `path` -> file given
 
     @property
     def errors(self) -> int:
@@ -103,7 +104,7 @@ class LintContext:
     architecture: str
     deep: bool = False
     cache: dict[object, object] = field(default_factory=dict)  # shared by rules (handler, heads)
-    read_errors: list[tuple[Archive, ZipEntry, str]] = field(default_factory=list)
+    read_errors: list[tuple[str, Archive, ZipEntry, str]] = field(default_factory=list)  # rule id first
 
     @property
     def archives(self) -> list[Archive]:
@@ -130,7 +131,7 @@ class LintContext:
         try:
             return zipscan.read_entry(archive.buf, entry, max_bytes=max_bytes)
         except CorruptZipError as exc:
-            self.read_errors.append((archive, entry, str(exc)))
+            self.read_errors.append((read_error_rule(exc), archive, entry, str(exc)))
             return None
 
 
@@ -206,14 +207,15 @@ def lint_zip(path: str | os.PathLike[str], *, runtime: str | None = None,
         if lrid is not None and lmsg is not None:
             early.append(_finding(RULES[lrid], la.where(""), f"layer {la.label}: {lmsg}"))
         layer_archives.append(la)
+        report.layer_paths[la.label] = str(lp)
     ctx = LintContext(code, layer_archives, runtime, handler, architecture, deep)
     findings = [f for f in early if f.rule_id in wanted]
     if code.scan is not None:
         for rule in rules:
             findings.extend(_capped(rule, ctx, rule.check(ctx)))
-        if "LZ002" in wanted:
-            for archive, entry, text in ctx.read_errors:
-                findings.append(_finding(RULES["LZ002"], archive.where(entry.name), text))
+        for rule_id, archive, entry, text in ctx.read_errors:
+            if rule_id in wanted:
+                findings.append(_finding(RULES[rule_id], archive.where(entry.name), text))
     report.findings = sorted(set(findings), key=lambda f: (f.path.split("!")[0] if "!" in f.path else "",
                                                            SEVERITIES.index(f.severity), f.rule_id, f.path))
     return report
@@ -278,7 +280,8 @@ def render_sarif(report: LintReport) -> str:
     for f in report.findings:
         archive, _, entry = f.path.rpartition("!") if "!" in f.path else ("", "", f.path)
         location: dict[str, object] = {
-            "physicalLocation": {"artifactLocation": {"uri": archive or report.zip_path}},
+            "physicalLocation": {"artifactLocation": {
+                "uri": report.layer_paths.get(archive, archive) if archive else report.zip_path}},
         }
         if entry:
             location["logicalLocations"] = [{"fullyQualifiedName": entry, "kind": "member"}]

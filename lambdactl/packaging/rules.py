@@ -20,10 +20,16 @@ from typing import TYPE_CHECKING
 
 from lambdactl.limits import MAX_LAYERS, MAX_UNZIPPED_BYTES, MAX_ZIPPED_UPLOAD_BYTES
 from lambdactl.packaging import zipscan
+from lambdactl.packaging.layout import LAYER_TOP_DIRS
 from lambdactl.packaging.zipscan import ZipEntry
 
 if TYPE_CHECKING:
     from lambdactl.packaging.lint import Archive, LintContext
+
+
+def read_error_rule(exc: zipscan.CorruptZipError) -> str:
+    """Data that inflate past their declared size are a bomb (LZ007); other damage is LZ002."""
+    return "LZ007" if isinstance(exc, zipscan.InflatesLargerError) else "LZ002"
 
 Hit = tuple[str, str]  # (where, message)
 Check = Callable[["LintContext"], Iterator[Hit]]
@@ -159,7 +165,8 @@ def corrupt_zip(ctx: LintContext) -> Iterator[Hit]:
                     for _ in zipscan.iter_entry(archive.buf, e):
                         pass
                 except zipscan.CorruptZipError as exc:
-                    yield archive.where(e.name), str(exc)
+                    # Reported by the rule read_error_rule picks (LZ002, or LZ007 for a bomb).
+                    ctx.read_errors.append((read_error_rule(exc), archive, e, str(exc)))
 
 
 @rule("LZ003", "unsupported-entry", "error",
@@ -213,9 +220,12 @@ def too_many_layers(ctx: LintContext) -> Iterator[Hit]:
       "Entries overlap or inflate at an implausible ratio (a zip bomb).",
       "Rebuild the zip from the source tree; do not deploy an archive of unknown origin.")
 def zip_bomb(ctx: LintContext) -> Iterator[Hit]:
-    """Zip bombs make many entries share one compressed stream (overlapping entries) or compress
-    gigabytes of one byte, so extraction exhausts the disk. No honest tool writes overlapping
-    entries, and a ratio above 1000:1 on a large entry means it is all one repeated byte."""
+    """Zip bombs make many entries share one compressed stream (overlapping entries), compress
+    gigabytes of one byte, or declare a small size for data that inflate to far more, so
+    extraction exhausts the disk. No honest tool writes overlapping entries, a ratio above
+    1000:1 on a large entry means it is all one repeated byte, and deflate never produces more
+    than its documented bound; data inflating past the declared size (seen when an entry is
+    read, or for all with `--deep`) is reported here too."""
     for archive in ctx.archives:
         if archive.scan is None:
             continue
@@ -225,6 +235,16 @@ def zip_bomb(ctx: LintContext) -> Iterator[Hit]:
             if e.size >= BOMB_MIN_BYTES and e.size >= BOMB_RATIO * max(1, e.compressed_size):
                 yield archive.where(e.name), (f"inflates {e.compressed_size} bytes to {e.size} "
                                               f"({e.size // max(1, e.compressed_size)}:1)")
+            elif e.method == zipscan.DEFLATED and e.compressed_size > _deflate_bound(e.size):
+                yield archive.where(e.name), (f"declares {e.size} bytes but holds {e.compressed_size} "
+                                              f"compressed: more than deflate could produce")
+
+
+def _deflate_bound(size: int) -> int:
+    """Most bytes honest deflate output can take for `size` input (zlib's deflateBound, plus
+    the sync markers of chunked compressors such as pigz and lambdactl); a larger entry is
+    lying about its size."""
+    return size + (size >> 12) + (size >> 14) + (size >> 25) + 13 + 6 * (size // 65536 + 1) + 1024
 
 
 # ---------------------------------------------------------------- entry names
@@ -595,6 +615,21 @@ def bootstrap_not_executable(ctx: LintContext) -> Iterator[Hit]:
             head = _head(ctx, archive, e)
             if head and not head.startswith((b"\x7fELF", b"#!")):
                 yield archive.where(e.name), "neither an ELF binary nor a script starting with #!"
+
+
+@rule("LZ027", "layer-layout", "warning",
+      "A layer has files outside the folders Lambda searches (python/, nodejs/, bin/, lib/...).",
+      "Build the layer with `lambdactl package-layer --runtime R` to get the layout right.")
+def layer_layout(ctx: LintContext) -> Iterator[Hit]:
+    """Layers are unpacked into /opt and only some folders are on a search path: a package
+    zipped at the layer's root (`/opt/requests/`) instead of under `python/` is never found
+    and the import fails at run time."""
+    for layer in ctx.layers:
+        strays = sorted({_parts(e.name)[0] for e in layer.entries if _parts(e.name)}
+                        - LAYER_TOP_DIRS)
+        if strays:
+            shown = ", ".join(strays[:5]) + (", ..." if len(strays) > 5 else "")
+            yield layer.where(""), f"not on any search path under /opt: {shown}"
 
 
 # ---------------------------------------------------------------- permissions

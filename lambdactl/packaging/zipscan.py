@@ -45,6 +45,10 @@ class CorruptZipError(Exception):
     """The archive claims to be a zip but its central directory cannot be read."""
 
 
+class InflatesLargerError(CorruptZipError):
+    """An entry inflates to more than its declared size: how zip bombs get past size checks."""
+
+
 @dataclass(slots=True)
 class ZipEntry:
     """One central-directory record, with where its data starts once the local header is read."""
@@ -275,8 +279,10 @@ def iter_entry(buf: bytes | memoryview, entry: ZipEntry, *, max_bytes: int | Non
         crc = zlib.crc32(tail, crc)
         if not inflater.eof:
             raise CorruptZipError(f"{entry.name}: compressed data end early")
-    if produced != entry.size:
-        raise CorruptZipError(f"{entry.name}: inflates to more or fewer bytes than declared")
+    if produced > entry.size:
+        raise InflatesLargerError(f"{entry.name}: inflates to more than the {entry.size} bytes declared")
+    if produced < entry.size:
+        raise CorruptZipError(f"{entry.name}: inflates to fewer than the {entry.size} bytes declared")
     if verify and crc != entry.crc:
         raise CorruptZipError(f"{entry.name}: CRC mismatch")
 

@@ -44,6 +44,9 @@ def test_package_errors(run_cli, tmp_path: Path) -> None:
     assert run_cli("package", tmp_path / "nope", "-o", tmp_path / "o.zip").code == 2
     assert run_cli("package", src, "-o", tmp_path / "o.zip", "--compression-level", "12").code == 2
     assert run_cli("package", src).code == 2  # -o is required
+    (tmp_path / "adir.zip").mkdir()
+    res = run_cli("package", src, "-o", tmp_path / "adir.zip")
+    assert res.code == 1 and "Traceback" not in res.stderr
     os.symlink("/etc/hostname", src / "leak")
     res = run_cli("package", src, "-o", tmp_path / "o.zip")
     assert res.code == 1 and "outside the source tree" in res.stderr
@@ -113,7 +116,7 @@ def test_lint_json_and_sarif(run_cli, tmp_path: Path) -> None:
         assert rule_ids[result["ruleIndex"]] == result["ruleId"]
         assert result["level"] in ("error", "warning", "note")
     uris = {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in run["results"]}
-    assert uris == {str(bad), "layer.zip"}
+    assert uris == {str(bad), str(layer)}
 
 
 def test_commands_have_help(run_cli) -> None:

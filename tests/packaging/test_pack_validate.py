@@ -42,6 +42,11 @@ def test_unreadable_zips_get_lambdas_400(data: bytes) -> None:
     assert err.value.message == UNZIP_MESSAGE
 
 
+def test_accepts_zip64() -> None:
+    data = make_zip([F("app.py", APP), D("lib"), F("lib/x.py", "X = 1\n")], zip64=True)
+    assert check_code_zip(data).unzipped_size == len(APP) + 6
+
+
 def test_over_50_mb_zipped_is_413() -> None:
     data = make_zip([F("blob.bin", b"\0" * 52_428_800, method=0)])
     with pytest.raises(LambdaError) as err:
@@ -118,3 +123,23 @@ def test_extract_refuses_corrupt_data(tmp_path: Path) -> None:
     dest.mkdir()
     with pytest.raises(LambdaError):
         safe_extract(z, dest)
+
+
+def test_extract_refuses_more_than_the_limit_before_writing(tmp_path: Path) -> None:
+    z = write(tmp_path / "c.zip", make_zip([F("a.txt", b"x" * 100), F("b.txt", b"y" * 100)]))
+    dest = tmp_path / "out"
+    dest.mkdir()
+    with pytest.raises(LambdaError, match="Unzipped size"):
+        safe_extract(z, dest, max_unzipped_bytes=150)
+    assert list(dest.iterdir()) == []
+    assert safe_extract(z, dest, max_unzipped_bytes=201) == 2
+
+
+def test_backslash_names_extract_as_one_file_like_lambda(tmp_path: Path) -> None:
+    """Uploads with `\\` in names are accepted (as by Lambda), so extraction must not fail them."""
+    data = make_zip([F("src\\app.py", APP)])
+    check_code_zip(data)
+    dest = tmp_path / "out"
+    dest.mkdir()
+    assert safe_extract(write(tmp_path / "c.zip", data), dest) == 1
+    assert [p.name for p in dest.iterdir()] == ["src\\app.py"]
