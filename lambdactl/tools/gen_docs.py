@@ -100,6 +100,22 @@ def man_pages() -> dict[str, str]:
     return pages
 
 
+def lint_rules_page() -> str:
+    """lambdactl-lint-rules(7): every rule of `lambdactl lint`, from the rule registry."""
+    from ..packaging.rules import RULES
+
+    lines = [f'.TH LAMBDACTL-LINT-RULES 7 "" "lambdactl {__version__}" "lambdactl manual"', ".SH NAME",
+             "lambdactl\\-lint\\-rules \\- what lambdactl lint checks in a deployment zip", ".SH DESCRIPTION",
+             "Each finding names a rule by its stable id. Errors make \\fBlambdactl lint\\fR exit 1; warnings and "
+             "notes do not. Select or ignore rules with \\fB\\-\\-select\\fR and \\fB\\-\\-ignore\\fR.", ".SH RULES"]
+    for rule_id in sorted(RULES):
+        r = RULES[rule_id]
+        lines += [".TP", f"\\fB{r.id}\\fR {_roff(r.name)} ({r.severity})", _roff(r.summary),
+                  ".br", "Why: " + _roff(" ".join(r.why.split())), ".br", "Fix: " + _roff(r.fix)]
+    lines += [".SH SEE ALSO", "\\fBlambdactl\\-lint\\fR(1)"]
+    return "\n".join(lines) + "\n"
+
+
 def completions() -> dict[str, str]:
     cli = _cli()
     cmds = _commands(cli)
@@ -166,6 +182,7 @@ def completions() -> dict[str, str]:
 
 def generated() -> dict[Path, str]:
     out = {ROOT / "man" / name: text for name, text in man_pages().items()}
+    out[ROOT / "man" / "lambdactl-lint-rules.7"] = lint_rules_page()
     out.update({ROOT / "completions" / name: text for name, text in completions().items()})
     return out
 

@@ -70,10 +70,16 @@ def python_ids() -> list[str]:
 
 
 def host_python_under_usr() -> RuntimeInfo | None:
-    """A discovered Python installed under /usr (visible inside the sandbox without a bind)."""
+    """A Python installed under /usr (visible inside the sandbox without a bind).
+
+    Asked for by path: discovery prefers pyenv/uv interpreters, which live outside /usr.
+    """
     for rt in reversed(PYTHON_IDS + ["python3.9"]):
+        candidate = f"/usr/bin/{rt}"
+        if not os.path.exists(candidate):
+            continue
         try:
-            info = find_runtime(rt)
+            info = find_runtime(rt, {rt: candidate})
         except LambdaError:
             continue
         if info.prefix is None:
