@@ -21,8 +21,8 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
+from lambdactl._record import dataclass, field
 from lambdactl.httpwire import BadRequest, Conn, response
 from lambdactl.limits import MAX_RUNTIME_RESPONSE_BYTES
 

@@ -19,8 +19,9 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
+
+from lambdactl._record import dataclass, field
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 

@@ -15,9 +15,9 @@ import subprocess
 import tempfile
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 
+from lambdactl._record import dataclass, field
 from lambdactl.errors import LambdaError
 from lambdactl.models import NODE_RUNTIMES, PROVIDED_RUNTIMES, PYTHON_RUNTIMES, SUPPORTED_RUNTIMES
 

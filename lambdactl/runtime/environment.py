@@ -16,9 +16,9 @@ import threading
 import time
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
+from lambdactl._record import dataclass
 from lambdactl.errors import LambdaError
 from lambdactl.limits import INIT_TIMEOUT_S, MAX_RUNTIME_RESPONSE_BYTES
 from lambdactl.runtime import logs

@@ -28,7 +28,6 @@ avoids all of it; doctor reports it.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import os
 import resource
@@ -37,9 +36,10 @@ import subprocess
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 
+from lambdactl import _record as dataclasses
+from lambdactl._record import dataclass
 from lambdactl.runtime.cgroups import Cgroup, create_cgroup
 from lambdactl.runtime.discovery import RuntimeInfo
 from lambdactl.runtime.spec import (

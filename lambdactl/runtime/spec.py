@@ -8,11 +8,11 @@ no knowledge of how the spec was assembled from a function's configuration.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 
+from lambdactl import _record as dataclasses
+from lambdactl._record import dataclass, field
 from lambdactl.limits import (
     DEFAULT_EPHEMERAL_MB,
     DEFAULT_MEMORY_MB,
