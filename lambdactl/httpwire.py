@@ -9,7 +9,6 @@ millisecond end to end. Knows nothing of Lambda.
 from __future__ import annotations
 
 import socket
-from http import HTTPStatus
 
 MAX_HEAD_BYTES = 2 * 1024 * 1024
 
@@ -19,6 +18,8 @@ class BadRequest(Exception):
 
 
 def reason(status: int) -> str:
+    from http import HTTPStatus
+
     try:
         return HTTPStatus(status).phrase
     except ValueError:

@@ -76,6 +76,18 @@ RESERVED_ENV_KEYS: frozenset[str] = frozenset({
 LOCAL_MEMBERS: dict[str, tuple[str, ...]] = {"UpdateFunctionCode": ("CodeDir",)}
 
 
+def new_uuid() -> str:
+    """A random (version 4) UUID as text, without the uuid module (it imports platform: ~2 ms
+    of every CLI start)."""
+    import os
+
+    b = bytearray(os.urandom(16))
+    b[6] = (b[6] & 0x0F) | 0x40
+    b[8] = (b[8] & 0x3F) | 0x80
+    h = b.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
 def function_arn(region: str, account: str, name: str, qualifier: str | None = None) -> str:
     arn = f"arn:aws:lambda:{region}:{account}:function:{name}"
     return f"{arn}:{qualifier}" if qualifier else arn

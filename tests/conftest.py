@@ -61,14 +61,17 @@ def start_server(home: Path, *extra: str, credentials: dict[str, str] | None = N
         config = load_config(home)
         config.setdefault("server", {})["credentials"] = credentials
         write_config(home, config)
+    # stderr to a file, never an unread pipe: a server blocked writing to a full pipe cannot stop.
+    errors = home / "server.stderr"
     proc = subprocess.Popen(
         [console_script(), "serve", "--port", "0", "--home", str(home), *extra],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE, stderr=open(errors, "wb"), text=True,  # noqa: SIM115
     )
     assert proc.stdout is not None
     line = proc.stdout.readline()
     if not line:
-        raise RuntimeError(f"server did not start: {proc.stderr.read() if proc.stderr else ''}")
+        proc.wait(timeout=30)
+        raise RuntimeError(f"server did not start: {errors.read_text(errors='replace')}")
     info = json.loads(line)
     info["proc"] = proc
     info["home"] = str(home)
@@ -79,7 +82,7 @@ def start_server(home: Path, *extra: str, credentials: dict[str, str] | None = N
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             proc.kill()
-            raise
+            raise AssertionError(f"server did not stop on SIGTERM: {errors.read_text(errors='replace')[-4000:]}") from None
 
 
 # The access key the keyed servers below accept, and its secret.

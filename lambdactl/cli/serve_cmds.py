@@ -79,7 +79,28 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(ExitStatus.OTHER) from None
 
         def _stop(signum: int, frame: object) -> None:
-            server.stop()
+            # Stop on another thread, so a stuck environment cannot keep the process alive: after
+            # 20 s, print every thread's stack for the report and leave (sandboxes die with us).
+            import threading
+
+            def watchdog() -> None:
+                if not done.wait(20):
+                    import faulthandler
+
+                    print("lambdactl serve: stop took over 20 s; exiting", file=sys.stderr)
+                    faulthandler.dump_traceback(file=sys.stderr)
+                    os._exit(1)
+
+            def stop_now() -> None:
+                server.stop()
+                done.set()
+
+            threading.Thread(target=watchdog, daemon=True).start()
+            threading.Thread(target=stop_now, daemon=True).start()
+
+        import threading
+
+        done = threading.Event()
 
         signal.signal(signal.SIGTERM, _stop)
         signal.signal(signal.SIGINT, _stop)
@@ -87,6 +108,7 @@ def register(app: typer.Typer) -> None:
         typer.echo(json.dumps({"url": server.url, "pid": os.getpid(), "home": str(settings.home)}))
         sys.stdout.flush()
         server.wait()
+        done.wait(25)
 
     @serve_app.command("status")
     def status(home: HomeOption = None) -> None:

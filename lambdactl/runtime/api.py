@@ -19,12 +19,12 @@ import os
 import socket
 import threading
 import time
-import uuid
 from collections.abc import Callable
 
 from lambdactl._record import dataclass, field
 from lambdactl.httpwire import BadRequest, Conn, response
 from lambdactl.limits import MAX_RUNTIME_RESPONSE_BYTES
+from lambdactl.models import new_uuid
 
 PREFIX = b"/2018-06-01/runtime/"
 
@@ -42,7 +42,7 @@ class Invocation:
     payload: bytes
     deadline_ms: int
     invoked_function_arn: str
-    request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    request_id: str = field(default_factory=new_uuid)
     trace_id: str = field(default_factory=new_trace_id)
     client_context: str | None = None
     cognito_identity: str | None = None

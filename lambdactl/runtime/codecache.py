@@ -11,18 +11,19 @@ Must not know where the zips come from (the store) or how the trees are mounted 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import re
 import shutil
 import stat
-import tempfile
-import zipfile
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 from lambdactl.errors import LambdaError
 from lambdactl.limits import MAX_UNZIPPED_BYTES
+
+if TYPE_CHECKING:
+    import zipfile
 
 HEX_RE = re.compile(r"[0-9a-f]{64}")
 COPY_CHUNK_BYTES = 1024 * 1024
@@ -138,6 +139,9 @@ def ensure_extracted(cache_dir: Path, sha256_hex: str, zip_path: Path,
     if target.is_dir():
         return target
     cache_dir.mkdir(parents=True, exist_ok=True)
+    import tempfile  # these three only when a tree is built, not on every lookup
+    import zipfile
+
     tmp = Path(tempfile.mkdtemp(prefix=f".{sha256_hex[:16]}-", dir=cache_dir))
     try:
         try:
@@ -179,6 +183,9 @@ def merge_layers(cache_dir: Path, layer_dirs: Sequence[Path]) -> Path | None:
         return None
     if len(layer_dirs) == 1:
         return layer_dirs[0]
+    import hashlib
+    import tempfile
+
     key = hashlib.sha256("\n".join(str(p.name) for p in layer_dirs).encode()).hexdigest()
     target = cache_dir / f"opt-{key}"
     if target.is_dir():
@@ -214,6 +221,8 @@ def merge_layers(cache_dir: Path, layer_dirs: Sequence[Path]) -> Path | None:
 
 
 def sha256_file(path: Path) -> str:
+    import hashlib
+
     h = hashlib.sha256()
     with open(path, "rb") as f:
         while chunk := f.read(COPY_CHUNK_BYTES):

@@ -12,7 +12,6 @@ import json
 import os
 import re
 import subprocess
-import tempfile
 import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -140,6 +139,8 @@ class ProbeCache:
         if self.path is None or not self.dirty:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        import tempfile
+
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".runtimes-")
         with os.fdopen(fd, "w") as f:
             json.dump(self.entries, f)

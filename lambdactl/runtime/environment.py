@@ -14,13 +14,13 @@ import json
 import math
 import threading
 import time
-import uuid
 from collections.abc import Mapping
 from pathlib import Path
 
 from lambdactl._record import dataclass
 from lambdactl.errors import LambdaError
 from lambdactl.limits import INIT_TIMEOUT_S, MAX_RUNTIME_RESPONSE_BYTES
+from lambdactl.models import new_uuid
 from lambdactl.runtime import logs
 from lambdactl.runtime.api import Invocation, RuntimeAPI
 from lambdactl.runtime.discovery import RuntimeInfo, find_runtime
@@ -225,7 +225,7 @@ class ExecutionEnvironment:
         """Run one invocation to its end; never raises for a function's own failure."""
         if not self._started:
             self.start()
-        rid = request_id or str(uuid.uuid4())
+        rid = request_id or new_uuid()
         if self._init_failure is not None and self._state is State.INIT:
             return self._init_failed(rid)
         self._move(State.INVOKING)

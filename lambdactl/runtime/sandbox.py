@@ -33,9 +33,7 @@ import os
 import resource
 import shutil
 import subprocess
-import tempfile
 import time
-import uuid
 from pathlib import Path
 
 from lambdactl import _record as dataclasses
@@ -323,6 +321,8 @@ def launch(spec: SandboxSpec, info: RuntimeInfo, runtime_api: str,
                         opt_dir=str(spec.opt_root) if spec.opt_root else "/opt",
                         runtime_dir=str(BOOTSTRAPS_DIR))
         argv = bootstrap_argv(spec, info, layout)  # may raise InvalidEntrypoint: nothing made yet
+        import tempfile
+
         private_tmp = Path(tempfile.mkdtemp(prefix="lambdactl-tmp-"))
         os.chmod(private_tmp, 0o700)
         layout = dataclasses.replace(layout, tmp_dir=str(private_tmp))
@@ -330,7 +330,7 @@ def launch(spec: SandboxSpec, info: RuntimeInfo, runtime_api: str,
         # No tmpfs to size: bound each file written instead (weaker: not the total).
         fsize = spec.tmp_mb * 1024 * 1024
     env = build_environment(spec, runtime_api, layout)
-    cgroup = create_cgroup(f"env-{uuid.uuid4().hex[:12]}", max_pids=spec.max_processes,
+    cgroup = create_cgroup(f"env-{os.urandom(6).hex()}", max_pids=spec.max_processes,
                            memory_limit_bytes=(spec.memory_mb + spec.tmp_mb
                                                + BACKSTOP_SLACK_MB) * 1024 * 1024)
     marker = f"AWS_LAMBDA_RUNTIME_API={runtime_api}"

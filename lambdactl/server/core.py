@@ -14,13 +14,13 @@ import socket
 import sys
 import threading
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 from .. import __version__
 from ..errors import LambdaError
 from ..httpwire import BadRequest, Conn, Request, read_request, response
+from ..models import new_uuid
 from ..settings import Settings
 from . import function_urls, sigv4
 from .pool import WarmPool
@@ -170,7 +170,7 @@ class LambdaServer:
     # -- requests -------------------------------------------------------------------------------
 
     def handle(self, req: Request) -> bytes:
-        request_id = str(uuid.uuid4())
+        request_id = new_uuid()
         path, query = parse_target(req.target)
         keep = req.keep_alive
         try:

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import os
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from .. import limits
 from ..errors import LambdaError, invalid, not_found
-from ..models import timestamp
+from ..models import new_uuid, timestamp
 from ..registry.db import write_transaction
 from ._configs import list_options, page, require_target
 from ._validate import Validator
@@ -435,7 +434,7 @@ def acquire_lease(svc: Service, function_name: str) -> str:
             refusal = _over_limit(svc, conn, function_name, row[0])
         if refusal is not None:
             raise _throttle(refusal)
-        lease_id = str(uuid.uuid4())
+        lease_id = new_uuid()
         conn.execute(
             "INSERT INTO leases (id, function, pid, host_boot, acquired) VALUES (?, ?, ?, ?, ?)",
             (lease_id, function_name, pid, process_token(pid) or "", svc.clock()),

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import json
-import uuid
 from typing import TYPE_CHECKING, Any
 
 from .. import limits
@@ -26,6 +25,7 @@ from ..models import (
     RUNTIME_ENUM,
     SUPPORTED_RUNTIMES,
     function_arn,
+    new_uuid,
     parse_function_name,
     timestamp,
 )
@@ -184,7 +184,7 @@ def runtime_version_arn(svc: Service, runtime: str | None) -> str:
 
 
 def new_revision() -> str:
-    return str(uuid.uuid4())
+    return new_uuid()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -13,13 +13,13 @@ import base64
 import binascii
 import json
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .. import limits
 from ..errors import LambdaError, invalid
+from ..models import new_uuid
 from ._validate import Validator
 from .functions import LATEST, _code_sha_hex, arn, resolve_function_name, resolve_version
 
@@ -239,7 +239,7 @@ def run(
     else:
         from .concurrency import acquire_lease, release_lease
     key = environment_key(name, version, stored)
-    request_id = str(uuid.uuid4())
+    request_id = new_uuid()
     # One unit of the function's (or the account's) concurrency for as long as this runs; a
     # throttle raises TooManyRequestsException before any environment is touched.
     lease_id = acquire_lease(svc, name)
