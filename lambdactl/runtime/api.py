@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 
 from lambdactl._record import dataclass, field
-from lambdactl.httpwire import BadRequest, Conn, response
+from lambdactl.httpwire import BadRequest, Conn, Request, read_request, response
 from lambdactl.limits import MAX_RUNTIME_RESPONSE_BYTES
 from lambdactl.models import new_uuid
 
@@ -179,10 +179,11 @@ class RuntimeAPI:
             if self.authorize is not None and not self.authorize(sock.getpeername()[1]):
                 return
             while True:
-                head = conn.read_head()
-                if head is None:
+                # Read the body first so the connection stays in sync whatever we answer.
+                req = read_request(conn, self.max_response_bytes)
+                if req is None:
                     return
-                out, close = self._handle(conn, head)
+                out, close = self._handle(req)
                 if out is None:  # closed while a `next` was waiting
                     return
                 sock.sendall(out)
@@ -198,28 +199,10 @@ class RuntimeAPI:
             except OSError:
                 pass
 
-    def _handle(self, conn: Conn, head: bytes) -> tuple[bytes | None, bool]:
-        lines = head.split(b"\r\n")
-        try:
-            method, target, version = lines[0].split(b" ", 2)
-        except ValueError as e:
-            raise BadRequest("bad request line") from e
-        headers: dict[bytes, bytes] = {}
-        for line in lines[1:]:
-            k, sep, v = line.partition(b":")
-            if sep:
-                headers[k.strip().lower()] = v.strip()
-        close = headers.get(b"connection", b"").lower() == b"close" or version == b"HTTP/1.0"
-        limit = self.max_response_bytes
-        # Read the body first so the connection stays in sync whatever we answer.
-        if headers.get(b"transfer-encoding", b"").lower() == b"chunked":
-            body, too_large = conn.read_chunked(limit)
-        else:
-            try:
-                n = int(headers.get(b"content-length", b"0"))
-            except ValueError as e:
-                raise BadRequest("bad content-length") from e
-            body, too_large = conn.read_body(n, limit)
+    def _handle(self, req: Request) -> tuple[bytes | None, bool]:
+        close = not req.keep_alive
+        method, body, too_large, headers = req.method.encode(), req.body, req.truncated, req.headers
+        target = req.target.encode("latin-1")
         path = target.split(b"?", 1)[0]
         if not path.startswith(PREFIX):
             return _error(404, "NotFound", "Not Found"), close
@@ -261,7 +244,7 @@ class RuntimeAPI:
         return response(200, inv.payload, inv.next_headers())
 
     def _answer(self, rid: str, what: bytes, body: bytes, too_large: bool,
-                headers: dict[bytes, bytes]) -> bytes:
+                headers: dict[str, str]) -> bytes:
         with self._cond:
             inv = self._current
             if inv is None or inv.request_id != rid:
@@ -276,17 +259,17 @@ class RuntimeAPI:
                               f"({self.max_response_bytes} bytes).")
             inv.complete("response", body)
             return ACCEPTED
-        etype = headers.get(b"lambda-runtime-function-error-type")
-        inv.complete("error", body, etype.decode("latin-1") if etype else None)
+        etype = headers.get("lambda-runtime-function-error-type")
+        inv.complete("error", body, etype or None)
         return ACCEPTED
 
-    def _init_error(self, body: bytes, headers: dict[bytes, bytes]) -> bytes:
+    def _init_error(self, body: bytes, headers: dict[str, str]) -> bytes:
         with self._cond:
             if self.init_done.is_set() or self.init_error is not None:
                 return _error(403, "InvalidStateTransition",
                               "State transition from Ready to InitError failed")
-            etype = headers.get(b"lambda-runtime-function-error-type")
-            self.init_error = (body, etype.decode("latin-1") if etype else None)
+            etype = headers.get("lambda-runtime-function-error-type")
+            self.init_error = (body, etype or None)
         if self.on_event is not None:
             self.on_event()
         return ACCEPTED
