@@ -72,6 +72,17 @@ def invalid(message: str) -> LambdaError:
     return LambdaError("InvalidParameterValueException", message)
 
 
+def check_revision(given: str | None, current: str | None, read_api: str = "GetFunction/GetAlias") -> None:
+    """RevisionId preconditions: a given id must be the current one (PreconditionFailedException,
+    naming the API that reads the current id)."""
+    if given is not None and given != current:
+        raise LambdaError(
+            "PreconditionFailedException",
+            "The Revision Id provided does not match the latest Revision Id. "
+            f"Call the {read_api} API to retrieve the latest Revision Id",
+        )
+
+
 def validation(errors: list[str]) -> LambdaError:
     """One ValidationException listing every constraint failure, worded as AWS words it."""
     n = len(errors)

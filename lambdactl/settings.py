@@ -13,6 +13,7 @@ from typing import Any
 DEFAULT_REGION = "us-east-1"
 DEFAULT_ACCOUNT_ID = "123456789012"
 CONFIG_FILE = "config.toml"
+SERVER_FILE = "server.json"
 
 
 def default_home() -> Path:
@@ -47,6 +48,18 @@ def load_config(home: Path) -> dict[str, Any]:
         return tomllib.loads(data.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise LambdaError("ServiceException", f"Invalid configuration file {path}: {exc}", 500) from exc
+
+
+def read_server_file(home: Path) -> dict[str, Any] | None:
+    """The running `lambdactl serve` named in the home's server.json, if its process is alive."""
+    import json
+
+    try:
+        info: dict[str, Any] = json.loads((home / SERVER_FILE).read_text())
+        os.kill(int(info["pid"]), 0)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return info
 
 
 def write_config(home: Path, config: dict[str, Any]) -> None:

@@ -276,14 +276,10 @@ def _remote_service(opts: GlobalOptions, settings: Any) -> Any:
     if url is None:
         if os.environ.get("LAMBDACTL_DIRECT"):
             return None
-        try:
-            text = (settings.home / "server.json").read_text()
-        except OSError:
-            return None
-        try:
-            info = json.loads(text)
-            os.kill(int(info["pid"]), 0)
-        except (ValueError, KeyError, TypeError, OSError):
+        from ..settings import read_server_file
+
+        info = read_server_file(settings.home)
+        if info is None:
             return None
         url = info["url"]
         require_auth = bool(info.get("require_auth"))

@@ -35,15 +35,10 @@ def register(app: typer.Typer) -> None:
         """Print the log events of a function, oldest first, like `aws logs tail`."""
         from ..errors import LambdaError
         from ..service import logs
-        from ..service.functions import load_version, resolve_function_name
 
         svc = _service(home)
         try:
-            name, _ = resolve_function_name(svc, function_name)  # type: ignore[arg-type]
-            group = log_group
-            if group is None:
-                stored = load_version(svc, name, "$LATEST")  # type: ignore[arg-type]
-                group = stored.get("LoggingConfig", {}).get("LogGroup") or f"/aws/lambda/{name}"
+            group = log_group or logs.function_log_group(svc, function_name)  # type: ignore[arg-type]
             start = logs.parse_since(since)
         except LambdaError as exc:
             from ._errors import service_error

@@ -58,7 +58,7 @@ def register(app: typer.Typer) -> None:
         if ctx.invoked_subcommand is not None:
             return
         settings = _settings(home, region)
-        from ..server.core import read_server_file
+        from ..settings import read_server_file
 
         running = read_server_file(settings.home)
         if running is not None:
@@ -113,7 +113,7 @@ def register(app: typer.Typer) -> None:
     @serve_app.command("status")
     def status(home: HomeOption = None) -> None:
         """Print the running server's address and pool state; exit 1 when none runs."""
-        from ..server.core import read_server_file
+        from ..settings import read_server_file
 
         settings = _settings(home)
         info = read_server_file(settings.home)
@@ -126,7 +126,7 @@ def register(app: typer.Typer) -> None:
     @serve_app.command("stop")
     def stop(home: HomeOption = None, timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait before killing it.")] = 15.0) -> None:
         """Stop the running server (SIGTERM: every environment is shut down)."""
-        from ..server.core import SERVER_FILE, read_server_file
+        from ..settings import SERVER_FILE, read_server_file
 
         settings = _settings(home)
         info = read_server_file(settings.home)
@@ -161,7 +161,7 @@ def _detach(home: Path, host: str, port: int, idle_timeout: float | None, region
     if require_auth:
         args.append("--require-auth")
     proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, close_fds=True)
-    from ..server.core import read_server_file
+    from ..settings import read_server_file
 
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:

@@ -14,19 +14,17 @@ import socket
 import sys
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 from .. import __version__
 from ..errors import LambdaError
 from ..httpwire import BadRequest, Conn, Request, read_request, response
 from ..models import new_uuid
-from ..settings import Settings
+from ..settings import SERVER_FILE, Settings, read_server_file  # noqa: F401 - re-exported
 from . import function_urls, sigv4
 from .pool import WarmPool
 from .rest import Router, build_request, build_response, error_response, parse_target
 
-SERVER_FILE = "server.json"
 MAX_BODY_BYTES = 70_167_211 + 1024  # CreateFunction's body limit, with room for the envelope
 HEALTH_PATH = "/lambdactl/health"
 # Operations after which warm or provisioned environments must follow the registry.
@@ -228,32 +226,23 @@ class LambdaServer:
     def provision(self, name: str | None = None) -> None:
         """Start the environments that provisioned-concurrency configs ask for (all functions, or
         one), initialised with AWS_LAMBDA_INITIALIZATION_TYPE=provisioned-concurrency."""
+        from ..service.concurrency import provisioned_targets, set_provisioned_status
         from ..service.functions import resolve_version
         from ..service.invoke import build_spec, environment_key, find_local_runtime
 
         svc = self.service()
-        rows = svc.conn.execute(
-            "SELECT function, qualifier, requested FROM provisioned_concurrency" + (" WHERE function = ?" if name else ""),
-            (name,) if name else (),
-        ).fetchall()
-        for function, qualifier, requested in rows:
+        for function, qualifier, requested in provisioned_targets(svc, name):
             try:
                 version, stored = resolve_version(svc, function, qualifier)
                 runtime = find_local_runtime(svc, stored["Runtime"])
                 key = environment_key(function, version, stored)
                 ready = self.pool.provision(
-                    key, lambda stored=stored, version=version: build_spec(svc, stored, version), runtime, int(requested)
+                    key, lambda stored=stored, version=version: build_spec(svc, stored, version), runtime, requested
                 )
                 status, reason = ("READY", None) if ready == requested else ("FAILED", f"{requested - ready} of {requested} environments failed to initialise")
             except LambdaError as exc:
                 status, reason = "FAILED", exc.message
-            from ..registry.db import write_transaction
-
-            with write_transaction(svc.conn):
-                svc.conn.execute(
-                    "UPDATE provisioned_concurrency SET status = ?, status_reason = ? WHERE function = ? AND qualifier = ?",
-                    (status, reason, function, qualifier),
-                )
+            set_provisioned_status(svc, function, qualifier, status, reason)
 
     def _local_route(self, req: Request, path: str, request_id: str, keep: bool) -> bytes:
         """lambdactl's own endpoints: health, and the code/layer downloads `Code.Location` names."""
@@ -270,13 +259,3 @@ class LambdaServer:
                         break
                     return response(200, data, [("Content-Type", "application/zip")], close=not keep)
         return response(404, b'{"message":"Not Found"}', [("x-amzn-ErrorType", "ResourceNotFoundException")], close=not keep)
-
-
-def read_server_file(home: Path) -> dict[str, Any] | None:
-    """The running server named in `server.json`, if its process is alive."""
-    try:
-        info: dict[str, Any] = json.loads((home / SERVER_FILE).read_text())
-        os.kill(int(info["pid"]), 0)
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    return info

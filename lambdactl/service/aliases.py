@@ -11,7 +11,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from .. import limits
-from ..errors import LambdaError, conflict, invalid, not_found
+from ..errors import LambdaError, check_revision, conflict, invalid, not_found
 from ..models import ALIAS_NAME_RE
 from ._validate import Validator
 from .functions import (
@@ -175,11 +175,7 @@ def update_alias(svc: Service, req: dict[str, Any]) -> dict[str, Any]:
         if row is None:
             raise _missing(svc, function, name)
         current_version, current_desc, current_routing, current_rev = row
-        if revision is not None and revision != current_rev:
-            raise LambdaError(
-                "PreconditionFailedException",
-                "The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id",
-            )
+        check_revision(revision, current_rev)
         new_version = version or current_version
         if version is not None:
             load_version(svc, function, version)

@@ -316,6 +316,24 @@ def list_provisioned_concurrency_configs(svc: Service, req: dict[str, Any]) -> d
     return out
 
 
+def provisioned_targets(svc: Service, name: str | None = None) -> list[tuple[str, str, int]]:
+    """(function, qualifier, requested) of every provisioned-concurrency config (of one function)."""
+    rows = svc.conn.execute(
+        "SELECT function, qualifier, requested FROM provisioned_concurrency" + (" WHERE function = ?" if name else ""),
+        (name,) if name else (),
+    ).fetchall()
+    return [(f, q, int(n)) for f, q, n in rows]
+
+
+def set_provisioned_status(svc: Service, name: str, qualifier: str, status: str, reason: str | None) -> None:
+    """Record how starting a config's environments went (READY, or FAILED with why)."""
+    with write_transaction(svc.conn):
+        svc.conn.execute(
+            "UPDATE provisioned_concurrency SET status = ?, status_reason = ? WHERE function = ? AND qualifier = ?",
+            (status, reason, name, qualifier),
+        )
+
+
 def provisioned_concurrency(svc: Service, name: str, qualifier: str) -> int:
     """How many environments should be kept initialised for this alias or version (0 if none)."""
     row = _provisioned_row(svc, name, qualifier)

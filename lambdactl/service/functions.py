@@ -12,7 +12,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from .. import limits
-from ..errors import LambdaError, conflict, invalid, not_found
+from ..errors import LambdaError, check_revision, conflict, invalid, not_found
 from ..models import (
     ARCHITECTURES,
     DEPRECATED_RUNTIMES,
@@ -359,33 +359,13 @@ def _code_from_request(v: Validator, code: dict[str, Any] | None, *, member: str
     return bytes(zip_file), None
 
 
-def check_code_zip(data: bytes, extra_unzipped_bytes: int = 0, kind: str = "function") -> tuple[str, int]:
-    """The checks Lambda makes on an uploaded package; returns (sha256 hex, unzipped bytes)."""
-    import hashlib
-    import io
-    import zipfile
+def check_code_zip(data: bytes, extra_unzipped_bytes: int = 0) -> tuple[str, int]:
+    """The checks Lambda makes on an uploaded package (`packaging.validate`, shared with
+    `lambdactl lint`); returns (sha256 hex, unzipped bytes)."""
+    from ..packaging.validate import check_code_zip as check
 
-    try:
-        from ..packaging.validate import check_code_zip as _packaging_check
-    except ImportError:  # packaging not installed in this build
-        _packaging_check = None
-    if _packaging_check is not None:
-        facts = _packaging_check(data, extra_unzipped_bytes=extra_unzipped_bytes)
-        return hashlib.sha256(data).hexdigest(), int(facts.unzipped_size)
-    if len(data) > limits.MAX_ZIPPED_UPLOAD_BYTES:
-        raise LambdaError(
-            "RequestEntityTooLargeException",
-            f"Zipped size must be smaller than {limits.MAX_ZIPPED_UPLOAD_BYTES} bytes",
-            413,
-        )
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as zf:
-            unzipped = sum(i.file_size for i in zf.infolist())
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError):
-        raise invalid("Could not unzip uploaded file. Please check your file, then try to upload again.") from None
-    if unzipped + extra_unzipped_bytes >= limits.MAX_UNZIPPED_BYTES:
-        raise invalid(f"Unzipped size must be smaller than {limits.MAX_UNZIPPED_BYTES} bytes")
-    return hashlib.sha256(data).hexdigest(), unzipped
+    facts = check(data, extra_unzipped_bytes=extra_unzipped_bytes)
+    return base64.b64decode(facts.sha256_b64).hex(), int(facts.unzipped_size)
 
 
 def _layers_unzipped(svc: Service, stored_layers: list[dict[str, Any]] | None) -> int:
@@ -450,11 +430,7 @@ def save_version(svc: Service, name: str, version: str, stored: dict[str, Any], 
 
 
 def _check_revision(svc: Service, stored: dict[str, Any], given: str | None) -> None:
-    if given is not None and given != stored.get("RevisionId"):
-        raise LambdaError(
-            "PreconditionFailedException",
-            "The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id",
-        )
+    check_revision(given, stored.get("RevisionId"))
 
 
 def _code_sha_hex(stored: dict[str, Any]) -> str:
@@ -552,6 +528,14 @@ def create_function(svc: Service, req: dict[str, Any]) -> dict[str, Any]:
     return _reorder(out)
 
 
+def _updating(config: dict[str, Any]) -> dict[str, Any]:
+    """Lambda answers an update while it is still InProgress; locally it is done at once."""
+    config["LastUpdateStatus"] = "InProgress"
+    config["LastUpdateStatusReason"] = "The function is being created."
+    config["LastUpdateStatusReasonCode"] = "Creating"
+    return _reorder(config)
+
+
 def _reorder(config: dict[str, Any]) -> dict[str, Any]:
     return {k: config[k] for k in CONFIG_ORDER if k in config}
 
@@ -587,14 +571,16 @@ def get_function(svc: Service, req: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def code_location(svc: Service, sha_hex: str) -> str:
-    """Where the code can be downloaded: the server's URL when one serves it, else the blob file."""
-    base = getattr(svc, "code_url_base", None)
+def code_location(svc: Service, sha_hex: str, kind: str = "code") -> str:
+    """Where a code (or layer) zip can be downloaded: the server's URL when one serves it, else
+    the blob file."""
+    base = getattr(svc, f"{kind}_url_base", None)
     if base:
         return f"{base}/{sha_hex}.zip"
     from ..registry import blobs
 
-    return blobs.path_of(svc.settings.code_dir, sha_hex).resolve().as_uri()
+    directory = svc.settings.code_dir if kind == "code" else svc.settings.layers_dir
+    return blobs.path_of(directory, sha_hex).resolve().as_uri()
 
 
 def _decode_marker(marker: str | None) -> tuple[str, int] | None:
@@ -700,11 +686,7 @@ def update_function_code(svc: Service, req: dict[str, Any]) -> dict[str, Any]:
                 svc, (load_version(svc, name, published["Version"])), arn_qualifier=published["Version"]
             )
             return out
-    out = render_configuration(svc, stored)
-    out["LastUpdateStatus"] = "InProgress"
-    out["LastUpdateStatusReason"] = "The function is being created."
-    out["LastUpdateStatusReasonCode"] = "Creating"
-    return _reorder(out)
+    return _updating(render_configuration(svc, stored))
 
 
 def update_function_configuration(svc: Service, req: dict[str, Any]) -> dict[str, Any]:
@@ -738,11 +720,7 @@ def update_function_configuration(svc: Service, req: dict[str, Any]) -> dict[str
         stored["LastModified"] = timestamp(svc.clock())
         stored["RevisionId"] = new_revision()
         save_version(svc, name, LATEST, stored, _code_sha_hex(stored))
-    out = render_configuration(svc, stored)
-    out["LastUpdateStatus"] = "InProgress"
-    out["LastUpdateStatusReason"] = "The function is being created."
-    out["LastUpdateStatusReasonCode"] = "Creating"
-    return _reorder(out)
+    return _updating(render_configuration(svc, stored))
 
 
 def delete_function(svc: Service, req: dict[str, Any]) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from ..errors import LambdaError, invalid
 from ..models import new_uuid
 from ._validate import Validator
 from .functions import LATEST, _code_sha_hex, arn, resolve_function_name, resolve_version
+from .logs import log_group_of
 
 if TYPE_CHECKING:
     from ..runtime.environment import ExecutionEnvironment, InvokeOutcome
@@ -161,7 +162,7 @@ def build_spec(svc: Service, stored: dict[str, Any], version: str, *, initializa
         tmp_mb=int(stored.get("EphemeralStorage", {}).get("Size", limits.DEFAULT_EPHEMERAL_MB)),
         region=svc.region,
         account_id=svc.account_id,
-        log_group=stored.get("LoggingConfig", {}).get("LogGroup") or f"/aws/lambda/{name}",
+        log_group=log_group_of(stored),
         log_stream=log_stream_name(version),
         initialization_type=initialization_type,
     )
@@ -202,20 +203,15 @@ def invoke(svc: Service, req: dict[str, Any]) -> dict[str, Any]:
         )
     runtime = find_local_runtime(svc, stored["Runtime"])
     invoked_arn = arn(svc, name, qualifier if qualifier not in (None,) else None)
-    outcome = run(svc, name, version, stored, payload, client_context=context_text, invoked_arn=invoked_arn, runtime=runtime)
+    outcome, framed = run(svc, name, version, stored, payload, client_context=context_text, invoked_arn=invoked_arn, runtime=runtime)
     result: dict[str, Any] = {"StatusCode": 200}
     if outcome.function_error:
         result["FunctionError"] = outcome.function_error
     if log_type == "Tail":
-        result["LogResult"] = base64.b64encode(outcome_log_tail(outcome)).decode("ascii")
+        result["LogResult"] = base64.b64encode(framed[-limits.LOG_TAIL_BYTES:]).decode("ascii")
     result["ExecutedVersion"] = version
     result["Payload"] = outcome.payload
     return result
-
-
-def outcome_log_tail(outcome: Any) -> bytes:
-    framed: bytes = getattr(outcome, "framed_log", b"")
-    return framed[-limits.LOG_TAIL_BYTES:]
 
 
 def run(
@@ -229,8 +225,9 @@ def run(
     invoked_arn: str,
     runtime: Any,
     provider: EnvironmentProvider | None = None,
-) -> InvokeOutcome:
-    """Run one invocation on an environment from `provider` and record its log and metrics."""
+) -> tuple[InvokeOutcome, bytes]:
+    """Run one invocation on an environment from `provider`, record its log and metrics, and
+    return how it ended with its framed log (START .. REPORT)."""
     from ..runtime import logs as platform_logs
     provider = provider or getattr(svc, "environments", None) or OneShotProvider(sandbox_mode(svc))
     leases = getattr(svc, "leases", None)
@@ -258,7 +255,6 @@ def run(
         release_lease(svc, lease_id)
     report = outcome.report_line(env.spec.memory_mb)
     framed = platform_logs.framed(request_id, version, outcome.log, report)
-    outcome.framed_log = framed  # type: ignore[attr-defined]
     from .logs import record
 
     record(
@@ -280,7 +276,7 @@ def run(
             "error_type": outcome.error_type,
         },
     )
-    return outcome
+    return outcome, framed
 
 
 __all__ = ["EnvironmentProvider", "OneShotProvider", "build_spec", "invoke", "run", "LATEST"]

@@ -11,10 +11,17 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from .. import limits
-from ..errors import LambdaError, conflict, invalid, not_found
+from ..errors import LambdaError, check_revision, conflict, invalid, not_found
 from ..models import ARCHITECTURES, LAYER_NAME_RE, ORG_ID_RE, RUNTIME_ENUM, layer_arn, timestamp
 from ._validate import Validator
-from .functions import _decode_marker, _encode_marker, check_code_zip, new_revision, sha_b64
+from .functions import (
+    _decode_marker,
+    _encode_marker,
+    check_code_zip,
+    code_location,
+    new_revision,
+    sha_b64,
+)
 
 if TYPE_CHECKING:
     from . import Service
@@ -67,7 +74,7 @@ def _shape(svc: Service, name: str, row: tuple[Any, ...], *, content: bool = Tru
     version, description, created, runtimes, arches, license_info, sha, size = row[:8]
     out: dict[str, Any] = {}
     if content:
-        out["Content"] = {"Location": _location(svc, sha), "CodeSha256": sha_b64(sha), "CodeSize": size}
+        out["Content"] = {"Location": code_location(svc, sha, "layer"), "CodeSha256": sha_b64(sha), "CodeSize": size}
         out["LayerArn"] = layer_arn(svc.region, svc.account_id, name)
     out["LayerVersionArn"] = layer_arn(svc.region, svc.account_id, name, version)
     out["Description"] = description or ""
@@ -80,15 +87,6 @@ def _shape(svc: Service, name: str, row: tuple[Any, ...], *, content: bool = Tru
     if json.loads(arches):
         out["CompatibleArchitectures"] = json.loads(arches)
     return out
-
-
-def _location(svc: Service, sha_hex: str) -> str:
-    base = getattr(svc, "layer_url_base", None)
-    if base:
-        return f"{base}/{sha_hex}.zip"
-    from ..registry import blobs
-
-    return blobs.path_of(svc.settings.layers_dir, sha_hex).resolve().as_uri()
 
 
 def publish_layer_version(svc: Service, req: dict[str, Any]) -> dict[str, Any]:
@@ -113,7 +111,7 @@ def publish_layer_version(svc: Service, req: dict[str, Any]) -> dict[str, Any]:
         data = base64.b64decode(data)
     if not isinstance(data, (bytes, bytearray)):
         raise invalid("Please provide a source for layer content.")
-    sha_hex, unzipped = check_code_zip(bytes(data), 0, kind="layer")
+    sha_hex, unzipped = check_code_zip(bytes(data))
     from ..registry import blobs
     from ..registry.db import write_transaction
 
@@ -325,14 +323,6 @@ def _policy_doc(statements: list[dict[str, Any]]) -> str:
     return json.dumps({"Version": "2012-10-17", "Id": "default", "Statement": statements}, separators=(",", ":"))
 
 
-def _check_policy_revision(given: str | None, current: str | None) -> None:
-    if given is not None and given != current:
-        raise LambdaError(
-            "PreconditionFailedException",
-            "The Revision Id provided does not match the latest Revision Id. Call the GetLayerPolicy API to retrieve the latest Revision Id",
-        )
-
-
 def add_layer_version_permission(svc: Service, req: dict[str, Any]) -> dict[str, Any]:
     v = Validator(req)
     name = _layer_name(svc, v)
@@ -350,7 +340,7 @@ def add_layer_version_permission(svc: Service, req: dict[str, Any]) -> dict[str,
     with write_transaction(svc.conn):
         row = _row(svc, name, number)
         statements: list[dict[str, Any]] = json.loads(row[9])
-        _check_policy_revision(revision, row[10])
+        check_revision(revision, row[10], "GetLayerPolicy")
         if any(s["Sid"] == sid for s in statements):
             raise conflict(
                 f"The statement id ({sid}) provided already exists. Please provide a new statement id, or remove the existing statement."
@@ -407,7 +397,7 @@ def remove_layer_version_permission(svc: Service, req: dict[str, Any]) -> dict[s
     with write_transaction(svc.conn):
         row = _row(svc, name, number)
         statements = json.loads(row[9])
-        _check_policy_revision(revision, row[10])
+        check_revision(revision, row[10], "GetLayerPolicy")
         remaining = [s for s in statements if s["Sid"] != sid]
         if len(remaining) == len(statements):
             raise not_found(f"Statement {sid} is not found in resource policy.")

@@ -15,6 +15,20 @@ if TYPE_CHECKING:
 DEFAULT_RETAINED_EVENTS = 10_000
 
 
+def log_group_of(stored: dict[str, Any]) -> str:
+    """A function version's log group: its LoggingConfig's, else /aws/lambda/NAME."""
+    group: str = stored.get("LoggingConfig", {}).get("LogGroup") or f"/aws/lambda/{stored['FunctionName']}"
+    return group
+
+
+def function_log_group(svc: Service, function: Any) -> str:
+    """The log group of a function given by name or ARN (its $LATEST configuration's)."""
+    from .functions import LATEST, load_version, resolve_function_name
+
+    name, _ = resolve_function_name(svc, function)
+    return log_group_of(load_version(svc, name, LATEST))
+
+
 Record = tuple[tuple[Any, ...], tuple[Any, ...]]
 
 

@@ -13,7 +13,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from .. import limits
-from ..errors import LambdaError, conflict, invalid, not_found
+from ..errors import LambdaError, check_revision, conflict, invalid, not_found
 from ..models import ACCOUNT_ID_RE, ORG_ID_RE, STATEMENT_ID_RE
 from ._validate import Validator
 from .functions import LATEST, arn, load_version, new_revision, resolve_function_name, save_version
@@ -81,14 +81,6 @@ def _document(statements: list[dict[str, Any]]) -> str:
     return json.dumps({"Version": "2012-10-17", "Id": "default", "Statement": statements}, separators=(",", ":"))
 
 
-def _precondition(given: str | None, current: str) -> None:
-    if given is not None and given != current:
-        raise LambdaError(
-            "PreconditionFailedException",
-            "The Revision Id provided does not match the latest Revision Id. Call the GetPolicy API to retrieve the latest Revision Id",
-        )
-
-
 def add_permission(svc: Service, req: dict[str, Any]) -> dict[str, Any]:
     v = Validator(req)
     v.string("FunctionName", required=True)
@@ -110,7 +102,7 @@ def add_permission(svc: Service, req: dict[str, Any]) -> dict[str, Any]:
 
     with write_transaction(svc.conn):
         key, current = _target(svc, name, qualifier)
-        _precondition(revision, current)
+        check_revision(revision, current, "GetPolicy")
         statements = _statements(svc, name, key)
         if any(s["Sid"] == sid for s in statements):
             raise conflict(
@@ -181,7 +173,7 @@ def remove_permission(svc: Service, req: dict[str, Any]) -> dict[str, Any]:
 
     with write_transaction(svc.conn):
         key, current = _target(svc, name, qualifier)
-        _precondition(revision, current)
+        check_revision(revision, current, "GetPolicy")
         statements = _statements(svc, name, key)
         if not statements:
             raise not_found(NO_POLICY)

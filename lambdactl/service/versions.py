@@ -10,7 +10,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from .. import limits
-from ..errors import LambdaError, invalid
+from ..errors import check_revision, invalid
 from ._validate import Validator
 from .functions import (
     LATEST,
@@ -88,11 +88,7 @@ def publish_version(svc: Service, req: dict[str, Any]) -> dict[str, Any]:
                 f"CodeSHA256 ({code_sha}) is different from current CodeSHA256 in $LATEST "
                 f"({latest['CodeSha256']}). Please try again with the CodeSHA256 in $LATEST."
             )
-        if revision is not None and revision != latest["RevisionId"]:
-            raise LambdaError(
-                "PreconditionFailedException",
-                "The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id",
-            )
+        check_revision(revision, latest["RevisionId"])
         version = publish_locked(svc, name, description)
     return render_configuration(svc, version, arn_qualifier=version["Version"])
 
