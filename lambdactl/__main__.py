@@ -1,5 +1,5 @@
 """`python -m lambdactl`."""
 
-from lambdactl.cli.main import main
+from lambdactl.cli.main import entry
 
-raise SystemExit(main())
+entry()

@@ -224,6 +224,25 @@ def test_python_dash_m(made: Path) -> None:
     assert proc.returncode == 0 and json.loads(proc.stdout)["FunctionName"] == "f"
 
 
+def test_process_exit_keeps_codes_and_flushes_output(made: Path) -> None:
+    """The console entry leaves with os._exit: codes and buffered output must survive it."""
+    import sys
+
+    env = {**os.environ, "LAMBDACTL_HOME": str(made)}
+    proc = subprocess.run([sys.executable, "-m", "lambdactl", "get-function", "--function-name", "nope"], capture_output=True, text=True, env=env)
+    assert proc.returncode == 254 and "ResourceNotFoundException" in proc.stderr
+    proc = subprocess.run([sys.executable, "-m", "lambdactl", "get-function", "--bogus"], capture_output=True, text=True, env=env)
+    assert proc.returncode == 252
+    proc = subprocess.run([sys.executable, "-m", "lambdactl", "help-does-not-exist"], capture_output=True, env=env)
+    assert proc.returncode == 252
+    # more than a pipe buffer of output still buffered in sys.stdout when the command ends
+    code = ("import sys; sys.argv = ['lambdactl', 'list-functions']; sys.stdout.write('x' * 200000); "
+            "from lambdactl.cli.main import entry; entry()")
+    big = subprocess.run([sys.executable, "-c", code], stdout=subprocess.PIPE, env=env)
+    assert big.returncode == 0 and big.stdout.startswith(b"x" * 200000)
+    assert json.loads(big.stdout[200000:])["Functions"][0]["FunctionName"] == "f"
+
+
 def test_home_flag_beats_environment(tmp_path: Path, zip_path: Path) -> None:
     a, b = tmp_path / "a", tmp_path / "b"
     assert run_cli(*create_args("f", zip_path), "--home", str(b), home=a).code == 0

@@ -80,9 +80,21 @@ class Cgroup:
     def _dirs(self) -> list[Path]:
         return list(dict.fromkeys(self.paths.values()))
 
-    def join_self(self) -> None:
-        """Move the calling process in (called between fork and exec: raw syscalls only)."""
-        self.add(0)
+    def self_join_files(self) -> list[str]:
+        """The files a freshly forked, single-threaded child writes `0` into to join.
+
+        On v1 that is `tasks`, which moves one thread: for the calling thread the kernel skips
+        the threadgroup lock, whose RCU grace period makes a `cgroup.procs` move cost 10-20 ms.
+        Between fork and exec the child has one thread, so moving it moves the process. v2 has
+        no such file outside threaded subtrees: `cgroup.procs` it is.
+        """
+        name = "cgroup.procs" if self.v2 else "tasks"
+        return [str(d / name) for d in self._dirs()]
+
+    @property
+    def cheap_self_join(self) -> bool:
+        """Whether a child joining itself between fork and exec avoids the RCU wait (v1)."""
+        return not self.v2
 
     def add(self, pid: int) -> None:
         """Move process `pid` (0: the caller) in; raises OSError if it cannot be moved."""

@@ -62,6 +62,9 @@ class SandboxSpec:
     interpreter: Path | None = None
     max_files: int = SANDBOX_MAX_FILES
     max_processes: int = SANDBOX_MAX_PROCESSES
+    # Where the backend may keep what it derives from the host and reuses across environments
+    # (the sandbox's /etc). None: derive nothing, bind each host entry (slower to start).
+    cache_dir: Path | None = None
 
     def __post_init__(self) -> None:
         if not self.log_group:

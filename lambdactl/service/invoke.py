@@ -165,6 +165,7 @@ def build_spec(svc: Service, stored: dict[str, Any], version: str, *, initializa
         log_group=log_group_of(stored),
         log_stream=log_stream_name(version),
         initialization_type=initialization_type,
+        cache_dir=svc.settings.cache_dir / "sandbox",
     )
 
 

@@ -51,6 +51,7 @@ def make_env(cache: Path, mode: SandboxMode) -> Iterator[MakeEnv]:
         root = extract(cache, files)
         opt = extract(cache, layers) if layers else None
         info = info or runtime_or_skip(runtime)
+        spec_kw.setdefault("cache_dir", cache / "sandbox")  # as the service sets it
         spec = SandboxSpec(task_root=root, opt_root=opt, runtime=runtime, handler=handler,
                            function_name=name, region="eu-west-1", account_id=ACCOUNT,
                            function_arn=f"arn:aws:lambda:eu-west-1:{ACCOUNT}:function:{name}",
