@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import json
 from functools import cache
-from typing import Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 # fmt: off
 _RAW: dict[str, str] = {'AddLayerVersionPermission': '{"input":{"Action":{"location":"body","location_name":"Action","required":true,"type":"string"},"LayerName":{"location":"uri","location_name":"LayerName","required":true,"type":"string"},"OrganizationId":{"location":"body","location_name":"OrganizationId","required":false,"type":"string"},"Principal":{"location":"body","location_name":"Principal","required":true,"type":"string"},"RevisionId":{"location":"querystring","location_name":"RevisionId","required":false,"type":"string"},"StatementId":{"location":"body","location_name":"StatementId","required":true,"type":"string"},"VersionNumber":{"location":"uri","location_name":"VersionNumber","required":true,"type":"long"}},"method":"POST","output":{"RevisionId":{"location":"body","location_name":"RevisionId","type":"string"},"Statement":{"location":"body","location_name":"Statement","type":"string"}},"status":201,"uri":"/2018-10-31/layers/{LayerName}/versions/{VersionNumber}/policy"}',

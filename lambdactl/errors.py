@@ -7,7 +7,10 @@ know about either face.
 
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 
 # code -> (HTTP status, body "Type")
 CATALOGUE: dict[str, int] = {

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import sys
 from enum import IntEnum
-from typing import IO
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import IO
 
 
 class ExitStatus(IntEnum):

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import IO, Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import IO, Any
 
 FORMATS = ("json", "text", "table", "yaml", "yaml-stream", "off")
 

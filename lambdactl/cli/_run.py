@@ -7,17 +7,19 @@ Shared by the fast parser and the Typer app, so both behave identically: --cli-i
 
 from __future__ import annotations
 
-import base64
 import json
 import sys
 import time
-from typing import Any
 
 from ..errors import LambdaError
 from ._errors import ExitStatus, other_error, service_error, usage_error
 from ._options import BINARY_FORMATS, COLORS, SKELETON_CHOICES, GlobalOptions
 from ._spec import CommandSpec, ParamSpec
 from ._values import ParamError, convert, read_file_value
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def _debug(opts: GlobalOptions, message: str) -> None:
@@ -88,6 +90,8 @@ def build_request(
             for part in parts[:-1]:
                 node = node[part]
             if isinstance(node[parts[-1]], str) and p.dest not in raw:
+                import base64
+
                 node[parts[-1]] = base64.b64decode(node[parts[-1]])
     missing = [p.flag for p in cmd.params if p.required and not _has_path(request, p.member)]
     if cmd.operation == "CreateFunction" and "Code" not in request:
@@ -146,6 +150,8 @@ def _check_options(opts: GlobalOptions) -> None:
 
 
 def _decode_token(token: str | None) -> tuple[str | None, int]:
+    import base64
+
     if not token:
         return None, 0
     try:
@@ -156,6 +162,8 @@ def _decode_token(token: str | None) -> tuple[str | None, int]:
 
 
 def _encode_token(marker: str | None, skip: int) -> str:
+    import base64
+
     data: dict[str, Any] = {"Marker": marker}
     if skip:
         data["boto_truncate_amount"] = skip

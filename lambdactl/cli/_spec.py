@@ -9,9 +9,12 @@ parser, the Typer app, the man pages and the completions are all generated from 
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from ..api_model import NAMES, operation
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 _FIRST_CAP = re.compile(r"(.)([A-Z][a-z]+)")
 _END_CAP = re.compile(r"([a-z0-9])([A-Z])")

@@ -6,11 +6,13 @@ AWS shorthand (`Variables={A=1,B=2}`, `k=v,k2=v2`), coerced to the model's membe
 
 from __future__ import annotations
 
-import base64
 import binascii
 import json
 from pathlib import Path
-from typing import Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class ParamError(Exception):
@@ -243,6 +245,8 @@ def convert(flag: str, type_: Any, raw: str | list[str], *, binary_format: str =
         if isinstance(loaded, bytes):
             return loaded
         if binary_format == "base64" and not raw.startswith("file://"):
+            import base64
+
             try:
                 return base64.b64decode(loaded, validate=True)
             except (binascii.Error, ValueError):

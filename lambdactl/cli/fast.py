@@ -7,10 +7,12 @@ malformed, and the Typer app then handles the line and prints the usage error or
 
 from __future__ import annotations
 
-from typing import Any
-
 from ._options import FLAG_OPTIONS, SKELETON, SKELETON_CHOICES, VALUE_OPTIONS, GlobalOptions
 from ._spec import CommandSpec, command
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 HELP_TOKENS = frozenset({"-h", "--help", "help"})
 

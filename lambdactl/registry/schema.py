@@ -4,8 +4,8 @@ edited after release; `PRAGMA user_version` records how many have run."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from sqlite_utils import Database
 

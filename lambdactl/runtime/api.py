@@ -14,6 +14,7 @@ to its own process tree, and request ids are uuid4, so no one else can answer an
 
 from __future__ import annotations
 
+import _socket
 import json
 import os
 import socket
@@ -95,14 +96,20 @@ class RuntimeAPI:
     """
 
     def __init__(self, max_response_bytes: int = MAX_RUNTIME_RESPONSE_BYTES,
-                 authorize: Callable[[int], bool] | None = None) -> None:
+                 authorize: Callable[[int], bool] | None = None,
+                 listener: _socket.socket | None = None) -> None:
+        """`listener`: a bound, listening loopback socket to serve on (a plain `_socket` one
+        will do: the environment makes it before `socket` is loaded); default: a fresh one."""
         self.max_response_bytes = max_response_bytes
         # Given the peer's port, says whether the connection comes from this environment's own
         # runtime; others are closed unanswered (a function must not take another's events).
         self.authorize = authorize
-        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._listener.bind(("127.0.0.1", 0))
-        self._listener.listen(16)
+        if listener is None:
+            self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            self._listener.bind(("127.0.0.1", 0))
+            self._listener.listen(16)
+        else:
+            self._listener = socket.socket(fileno=listener.detach())
         self.port: int = self._listener.getsockname()[1]
         self.address = f"127.0.0.1:{self.port}"
         self._cond = threading.Condition()

@@ -13,15 +13,14 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import shutil
 import stat
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING
 
 from lambdactl.errors import LambdaError
 from lambdactl.limits import MAX_UNZIPPED_BYTES
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import zipfile
 
@@ -79,6 +78,8 @@ def remove_tree(path: Path) -> None:
         for dirpath, _, _ in os.walk(path):
             with contextlib.suppress(OSError):
                 os.chmod(dirpath, 0o755)
+        import shutil
+
         shutil.rmtree(path, onerror=onerror)
 
 
@@ -163,6 +164,8 @@ def _link_or_copy(src: str, dst: str) -> None:
     try:
         os.link(src, dst)  # same filesystem: no bytes copied, and the file is already 0444
     except OSError:
+        import shutil
+
         shutil.copy2(src, dst)
 
 

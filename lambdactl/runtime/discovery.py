@@ -7,11 +7,9 @@ about sandboxes, the registry or the CLI; the service passes config.toml's mappi
 
 from __future__ import annotations
 
-import glob
 import json
 import os
 import re
-import subprocess
 import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -62,6 +60,16 @@ def _version_key(path: str) -> tuple[int, ...]:
     return tuple(int(x) for x in m.group(1).split(".")) if m else ()
 
 
+def _installed(root: str, prefix: str, tail: str) -> list[str]:
+    """`root/<prefix>*/<tail>` that exist (glob's answer, without loading glob on every run)."""
+    try:
+        names = os.listdir(root)
+    except OSError:
+        return []
+    hits = (os.path.join(root, n, tail) for n in names if n.startswith(prefix))
+    return [p for p in hits if os.path.exists(p)]
+
+
 def _python_candidates(minor: str, overrides: Mapping[str, str], runtime: str
                        ) -> list[tuple[str, list[str]]]:
     """(place description, candidate paths) in search order."""
@@ -73,12 +81,12 @@ def _python_candidates(minor: str, overrides: Mapping[str, str], runtime: str
     path_hits = [os.path.join(d, name) for d in _path_dirs() if "shims" not in Path(d).parts]
     places.append((f"PATH ({name})", path_hits))
     pyenv_root = os.environ.get("PYENV_ROOT") or os.path.join(_home(), ".pyenv")
-    pyenv = sorted(glob.glob(os.path.join(pyenv_root, "versions", f"{minor}*", "bin", name)),
+    pyenv = sorted(_installed(os.path.join(pyenv_root, "versions"), minor, f"bin/{name}"),
                    key=_version_key, reverse=True)
     places.append((f"pyenv {pyenv_root}/versions/{minor}*/bin", pyenv))
     uv_root = os.environ.get("UV_PYTHON_INSTALL_DIR") or os.path.join(
         os.environ.get("XDG_DATA_HOME") or os.path.join(_home(), ".local", "share"), "uv", "python")
-    uv = sorted(glob.glob(os.path.join(uv_root, f"cpython-{minor}*", "bin", name)),
+    uv = sorted(_installed(uv_root, f"cpython-{minor}", f"bin/{name}"),
                 key=_version_key, reverse=True)
     places.append((f"uv {uv_root}/cpython-{minor}*/bin", uv))
     return places
@@ -92,7 +100,7 @@ def _node_candidates(major: str, overrides: Mapping[str, str], runtime: str
     hits = [os.path.join(d, n) for n in (f"node{major}", "node") for d in _path_dirs()]
     places.append((f"PATH (node{major}, node)", hits))
     nvm_dir = os.environ.get("NVM_DIR") or os.path.join(_home(), ".nvm")
-    nvm = sorted(glob.glob(os.path.join(nvm_dir, "versions", "node", f"v{major}.*", "bin", "node")),
+    nvm = sorted(_installed(os.path.join(nvm_dir, "versions", "node"), f"v{major}.", "bin/node"),
                  key=_version_key, reverse=True)
     places.append((f"nvm {nvm_dir}/versions/node/v{major}.*/bin", nvm))
     return places
@@ -149,6 +157,8 @@ class ProbeCache:
 
 
 def _probe(argv: list[str]) -> list[str] | None:
+    import subprocess
+
     try:
         out = subprocess.run(argv, capture_output=True, text=True, timeout=PROBE_TIMEOUT_S,
                              env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},

@@ -9,6 +9,7 @@ admission or the faces: the service layer builds the `SandboxSpec` and keeps the
 
 from __future__ import annotations
 
+import _socket
 import enum
 import json
 import math
@@ -22,13 +23,29 @@ from lambdactl.errors import LambdaError
 from lambdactl.limits import INIT_TIMEOUT_S, MAX_RUNTIME_RESPONSE_BYTES
 from lambdactl.models import new_uuid
 from lambdactl.runtime import logs
-from lambdactl.runtime.api import Invocation, RuntimeAPI
 from lambdactl.runtime.discovery import RuntimeInfo, find_runtime
 from lambdactl.runtime.sandbox import InvalidEntrypoint, SandboxMode, launch
 from lambdactl.runtime.spec import SandboxSpec
-from lambdactl.runtime.supervisor import SAMPLE_FAST_S, SAMPLE_SLOW_S, Supervisor
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from lambdactl.runtime.api import Invocation, RuntimeAPI
+    from lambdactl.runtime.supervisor import Supervisor
 
 MIB = 1024 * 1024
+
+
+def _loopback_listener() -> _socket.socket:
+    """The Runtime API's listening socket, made before the sandbox starts (the runtime needs
+    its port), from the C module: `socket` itself loads while the sandbox boots."""
+    sock = _socket.socket(_socket.AF_INET, _socket.SOCK_STREAM)
+    try:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(16)
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 class State(enum.Enum):
@@ -180,15 +197,33 @@ class ExecutionEnvironment:
             raise InvalidStateTransition(self._state, State.INIT)
         self._started = True
         t0 = time.perf_counter()
-        self.api = RuntimeAPI(MAX_RUNTIME_RESPONSE_BYTES, authorize=self._authorize)
-        self.api.on_event = self._wake.set
+        listener = _loopback_listener()
+        address = f"127.0.0.1:{listener.getsockname()[1]}"
         try:
-            launched = launch(self.spec, self.runtime_info, self.api.address, self.mode)
+            launched = launch(self.spec, self.runtime_info, address, self.mode)
         except InvalidEntrypoint as e:
+            listener.close()
             self._init_failure = _InitFailure("Runtime.InvalidEntrypoint", None, str(e))
-            self.api.close()
             return
-        self.supervisor = Supervisor(launched, self.spec.memory_mb * MIB, on_exit=self._on_exit)
+        except BaseException:
+            listener.close()
+            raise
+        # The runtime is starting (tens of milliseconds): only now load what serves and
+        # watches it. Its first connection waits in the listener's backlog meanwhile.
+        try:
+            from lambdactl.runtime.api import RuntimeAPI
+            from lambdactl.runtime.supervisor import Supervisor
+
+            self.supervisor = Supervisor(launched, self.spec.memory_mb * MIB, on_exit=self._on_exit)
+        except BaseException:
+            listener.close()
+            launched.proc.kill()
+            launched.proc.wait()
+            launched.cleanup_files()
+            raise
+        self.api = RuntimeAPI(MAX_RUNTIME_RESPONSE_BYTES, authorize=self._authorize,
+                              listener=listener)
+        self.api.on_event = self._wake.set
         self._supervised.set()
         deadline = t0 + self.init_timeout_s
         while True:
@@ -215,7 +250,7 @@ class ExecutionEnvironment:
             self._wake.clear()
         self.init_duration_ms = (time.perf_counter() - t0) * 1000
         if self._init_failure is None:
-            self.supervisor.interval = SAMPLE_SLOW_S
+            self.supervisor.idle()
             self._move(State.READY)
 
     def invoke(self, payload: bytes, *, request_id: str | None = None,
@@ -230,6 +265,8 @@ class ExecutionEnvironment:
             return self._init_failed(rid)
         self._move(State.INVOKING)
         assert self.api is not None and self.supervisor is not None
+        from lambdactl.runtime.api import Invocation
+
         sup = self.supervisor
         timeout = self.spec.timeout_s if timeout_s is None else timeout_s
         start_wall = time.time()
@@ -240,7 +277,7 @@ class ExecutionEnvironment:
             request_id=rid, client_context=client_context, cognito_identity=cognito_identity,
         )
         self._current = inv
-        sup.interval = SAMPLE_FAST_S
+        sup.busy()
         t0 = time.perf_counter()
         self.api.post(inv)
         if sup.exited.is_set():  # died while idle: no runtime will ever take it
@@ -302,7 +339,7 @@ class ExecutionEnvironment:
         if extra:
             log = (log if not log or log.endswith(b"\n") else log + b"\n") + extra
         if reusable and not sup.exited.is_set():
-            sup.interval = SAMPLE_SLOW_S
+            sup.idle()
             self._move(State.READY)
         else:
             reusable = False

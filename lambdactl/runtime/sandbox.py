@@ -31,7 +31,6 @@ from __future__ import annotations
 import functools
 import os
 import resource
-import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -70,6 +69,16 @@ ETC_FILES = (
 ETC_MASKED = ("/etc/ssl/private", "/etc/pki/tls/private")
 PROC_READ_ONLY = ("/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus")
 SYSTEM_DIRS = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")
+
+
+def _which(name: str) -> str | None:
+    """shutil.which for a bare name, without importing shutil (and with it bz2 and lzma) on
+    every CLI invocation: the sandbox mode cache is keyed by bwrap's path."""
+    for d in os.environ.get("PATH", os.defpath).split(os.pathsep):
+        path = os.path.join(d or os.curdir, name)
+        if os.path.isfile(path) and os.access(path, os.X_OK):
+            return path
+    return None
 
 
 class InvalidEntrypoint(Exception):
@@ -112,7 +121,7 @@ def detect_mode() -> SandboxMode:
     """
     if os.environ.get("LAMBDACTL_SANDBOX") == "fallback":
         return SandboxMode("fallback", None, None, "forced by LAMBDACTL_SANDBOX=fallback")
-    bwrap = shutil.which("bwrap")
+    bwrap = _which("bwrap")
     if bwrap is None:
         return SandboxMode("fallback", None, None,
                            "bubblewrap (bwrap) is not installed; install the 'bubblewrap' package")
@@ -139,7 +148,7 @@ def detect_mode_cached(cache_file: Path | None) -> SandboxMode:
         return detect_mode()
     import json
 
-    bwrap = shutil.which("bwrap")
+    bwrap = _which("bwrap")
     try:
         mtime = os.stat(bwrap).st_mtime_ns if bwrap else 0
     except OSError:
@@ -282,6 +291,7 @@ def etc_view(cache_dir: Path, etc_root: str = "/etc") -> tuple[Path, list[str]] 
 def _write_etc_snapshot(snapshot: Path,
                         entries: list[tuple[str, str, os.stat_result | None, str | None]],
                         etc_root: str) -> None:
+    import shutil
     import tempfile
 
     snapshot.parent.mkdir(parents=True, exist_ok=True)
@@ -412,6 +422,8 @@ class Launched:
         if self.cgroup is not None:
             self.cgroup.remove()
         if self.private_tmp is not None:
+            import shutil
+
             shutil.rmtree(self.private_tmp, ignore_errors=True)
 
 
@@ -472,6 +484,8 @@ def launch(spec: SandboxSpec, info: RuntimeInfo, runtime_api: str,
         if cgroup is not None:
             cgroup.remove()
         if private_tmp is not None:
+            import shutil
+
             shutil.rmtree(private_tmp, ignore_errors=True)
         raise
     if gate:

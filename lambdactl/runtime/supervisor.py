@@ -281,6 +281,14 @@ class Supervisor:
         finally:
             sel.close()
 
+    def busy(self) -> None:
+        """INIT or an invocation is running: sample memory often."""
+        self.interval = SAMPLE_FAST_S
+
+    def idle(self) -> None:
+        """Between invocations: sample rarely (a warm pool holds many idle environments)."""
+        self.interval = SAMPLE_SLOW_S
+
     # -- memory -----------------------------------------------------------------------------
 
     def tree(self) -> list[int]:

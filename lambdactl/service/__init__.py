@@ -11,10 +11,13 @@ import importlib
 import sqlite3
 import time
 from collections.abc import Callable
-from typing import Any
 
 from ..errors import LambdaError
 from ..settings import Settings
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 # API operation name -> (module under lambdactl.service, function name)
 OPERATIONS: dict[str, tuple[str, str]] = {

@@ -8,18 +8,19 @@ pages after the qualifier named by the marker. The marker is opaque to callers.
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
 
 from .. import limits
 from ..errors import LambdaError, invalid, not_found
 from ._validate import Validator
 from .functions import resolve_version
 
-T = TypeVar("T")
-
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any, TypeVar
+
+    T = TypeVar("T")
+
     from . import Service
 
 
@@ -68,10 +69,14 @@ def page(items: Sequence[tuple[str, T]], marker: str | None, max_items: int) -> 
 
 
 def _encode(qualifier: str) -> str:
+    import base64
+
     return base64.urlsafe_b64encode(qualifier.encode()).decode()
 
 
 def _decode(marker: Any) -> str:
+    import base64
+
     try:
         return base64.urlsafe_b64decode(str(marker).encode()).decode()
     except (ValueError, UnicodeDecodeError):

@@ -8,9 +8,12 @@ directly where they are made.
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from ..errors import LambdaError, validation
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 _MISSING = object()
 

@@ -14,7 +14,6 @@ import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
 
 from .. import limits
 from ..errors import LambdaError, invalid, not_found
@@ -25,8 +24,10 @@ from ._validate import Validator
 from .account import account_concurrency_limit
 from .functions import LATEST, arn, resolve_function_name
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import sqlite3
+    from typing import Any
 
     from . import Service
 

@@ -7,9 +7,7 @@ registry; invocation, versions and aliases build on the helpers here (`resolve_f
 
 from __future__ import annotations
 
-import base64
 import json
-from typing import TYPE_CHECKING, Any
 
 from .. import limits
 from ..errors import LambdaError, check_revision, conflict, invalid, not_found
@@ -43,8 +41,10 @@ def _fast_loads() -> Any:
         return json.loads
     return fast
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import sqlite3
+    from typing import Any
 
     from . import Service
 
@@ -330,6 +330,8 @@ def _resolve_layers(svc: Service, arns: list[str]) -> list[dict[str, Any]]:
 
 def _code_from_request(v: Validator, code: dict[str, Any] | None, *, member: str = "Code") -> tuple[bytes, str | None]:
     """The package bytes of a request, and the code folder when it names one (`--code-dir`)."""
+    import base64
+
     assert code is not None
     if code.get("CodeDir") is not None:
         if code.get("ZipFile") is not None:
@@ -362,6 +364,8 @@ def _code_from_request(v: Validator, code: dict[str, Any] | None, *, member: str
 def check_code_zip(data: bytes, extra_unzipped_bytes: int = 0) -> tuple[str, int]:
     """The checks Lambda makes on an uploaded package (`packaging.validate`, shared with
     `lambdactl lint`); returns (sha256 hex, unzipped bytes)."""
+    import base64
+
     from ..packaging.validate import check_code_zip as check
 
     facts = check(data, extra_unzipped_bytes=extra_unzipped_bytes)
@@ -378,6 +382,8 @@ def _layers_unzipped(svc: Service, stored_layers: list[dict[str, Any]] | None) -
 
 
 def sha_b64(sha_hex: str) -> str:
+    import base64
+
     return base64.b64encode(bytes.fromhex(sha_hex)).decode("ascii")
 
 
@@ -434,7 +440,9 @@ def _check_revision(svc: Service, stored: dict[str, Any], given: str | None) -> 
 
 
 def _code_sha_hex(stored: dict[str, Any]) -> str:
-    return base64.b64decode(stored["CodeSha256"]).hex()
+    import binascii  # not base64: this runs on every invoke, base64 costs an import
+
+    return binascii.a2b_base64(stored["CodeSha256"]).hex()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -584,6 +592,8 @@ def code_location(svc: Service, sha_hex: str, kind: str = "code") -> str:
 
 
 def _decode_marker(marker: str | None) -> tuple[str, int] | None:
+    import base64
+
     if marker is None:
         return None
     try:
@@ -594,6 +604,8 @@ def _decode_marker(marker: str | None) -> tuple[str, int] | None:
 
 
 def _encode_marker(name: str, num: int) -> str:
+    import base64
+
     return base64.urlsafe_b64encode(f"{name}\x00{num}".encode()).decode()
 
 

@@ -9,13 +9,11 @@ shape. How environments are kept (one per call, or a warm pool) is the caller's
 
 from __future__ import annotations
 
-import base64
 import binascii
 import json
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
 
 from .. import limits
 from ..errors import LambdaError, invalid
@@ -24,21 +22,24 @@ from ._validate import Validator
 from .functions import LATEST, _code_sha_hex, arn, resolve_function_name, resolve_version
 from .logs import log_group_of
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any, Protocol
+
     from ..runtime.environment import ExecutionEnvironment, InvokeOutcome
     from ..runtime.spec import SandboxSpec
     from . import Service
 
+    class EnvironmentProvider(Protocol):
+        """Where execution environments come from and go back to (a type only: `typing`
+        costs every CLI start a few milliseconds)."""
+
+        def acquire(self, key: tuple[Any, ...], make_spec: Callable[[], SandboxSpec], runtime: Any) -> ExecutionEnvironment: ...
+
+        def release(self, key: tuple[Any, ...], env: ExecutionEnvironment, outcome: InvokeOutcome) -> None: ...
+
 INVOCATION_TYPES = ("Event", "RequestResponse", "DryRun")
 LOG_TYPES = ("None", "Tail")
-
-
-class EnvironmentProvider(Protocol):
-    """Where execution environments come from and go back to."""
-
-    def acquire(self, key: tuple[Any, ...], make_spec: Callable[[], SandboxSpec], runtime: Any) -> ExecutionEnvironment: ...
-
-    def release(self, key: tuple[Any, ...], env: ExecutionEnvironment, outcome: InvokeOutcome) -> None: ...
 
 
 class OneShotProvider:
@@ -85,6 +86,8 @@ def _payload(v: Validator, raw: Any) -> bytes:
 def _client_context(value: str | None) -> str | None:
     if value is None:
         return None
+    import base64
+
     if len(value.encode()) > limits.MAX_CLIENT_CONTEXT_B64_BYTES:
         raise invalid(f"Client context must be at most {limits.MAX_CLIENT_CONTEXT_B64_BYTES} bytes of base64.")
     try:
@@ -209,6 +212,8 @@ def invoke(svc: Service, req: dict[str, Any]) -> dict[str, Any]:
     if outcome.function_error:
         result["FunctionError"] = outcome.function_error
     if log_type == "Tail":
+        import base64
+
         result["LogResult"] = base64.b64encode(framed[-limits.LOG_TAIL_BYTES:]).decode("ascii")
     result["ExecutedVersion"] = version
     result["Payload"] = outcome.payload
@@ -280,4 +285,4 @@ def run(
     return outcome, framed
 
 
-__all__ = ["EnvironmentProvider", "OneShotProvider", "build_spec", "invoke", "run", "LATEST"]
+__all__ = ["OneShotProvider", "build_spec", "invoke", "run", "LATEST"]

@@ -7,10 +7,14 @@ environment that ran it. Retention is bounded per log group so a busy function c
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from . import Service
+
+    Record = tuple[tuple[Any, ...], tuple[Any, ...]]
 
 DEFAULT_RETAINED_EVENTS = 10_000
 
@@ -27,9 +31,6 @@ def function_log_group(svc: Service, function: Any) -> str:
 
     name, _ = resolve_function_name(svc, function)
     return log_group_of(load_version(svc, name, LATEST))
-
-
-Record = tuple[tuple[Any, ...], tuple[Any, ...]]
 
 
 def record(
