@@ -33,6 +33,9 @@ def entry() -> None:
     everything a command owns is written, committed or closed, and its sandboxes are reaped;
     only the standard streams may still hold output.
     """
+    from . import _run
+
+    _run.LEAVE_REGISTRY_OPEN = True
     code = main()
     for stream in (sys.stdout, sys.stderr):
         try:

@@ -14,6 +14,8 @@ import fcntl
 import os
 import selectors
 import signal
+import socket
+import struct
 import threading
 import time
 from collections.abc import Callable
@@ -143,9 +145,6 @@ def _tcp_socket_inode_netlink(local_port: int, remote_port: int) -> int | None:
     kernel renders in full for every read (milliseconds, on the path of every cold start).
     Raises OSError where netlink is unavailable.
     """
-    import socket
-    import struct
-
     sockid = (struct.pack("!HH", local_port, remote_port) + _LOOPBACK + _LOOPBACK
               + struct.pack("=III", 0, 0xFFFFFFFF, 0xFFFFFFFF))  # any interface, no cookie
     req = struct.pack("=BBBBI", socket.AF_INET, socket.IPPROTO_TCP, 0, 0, 0xFFFFFFFF) + sockid
