@@ -71,6 +71,7 @@ def main() -> int:
         fill(home, args.functions)
         print(f"registry with {args.functions} functions built in {time.perf_counter() - started:.1f} s")
         env = {**os.environ, "LAMBDACTL_HOME": str(home)}
+        env.pop("PYTHONDONTWRITEBYTECODE", None)  # installed bytecode only, as users run it
         base = median_ms([sys.executable, "-c", "pass"], args.runs, env)
         middle = f"fn-{args.functions // 2:05d}"
         gfc = median_ms([exe, "get-function-configuration", "--function-name", middle], args.runs, env)

@@ -52,10 +52,11 @@ def timed_runs(argv: list[str], n: int) -> list[float]:
     return out
 
 
-def make_spec(root: Path, runtime: str, handler: str) -> SandboxSpec:
+def make_spec(root: Path, runtime: str, handler: str, cache: Path) -> SandboxSpec:
     return SandboxSpec(task_root=root, runtime=runtime, handler=handler,
                        function_name="bench", function_arn="arn:aws:lambda:us-east-1:"
-                       "000000000000:function:bench", timeout_s=30)
+                       "000000000000:function:bench", timeout_s=30,
+                       cache_dir=cache)  # as the service sets it: the /etc snapshot lives here
 
 
 def cold_starts(spec: SandboxSpec, info, mode: SandboxMode, n: int) -> list[float]:
@@ -130,10 +131,11 @@ def main() -> None:
     if detected.name == "bubblewrap":
         modes.insert(0, detected)
     with tempfile.TemporaryDirectory() as d:
-        root = Path(d)
+        root = Path(d) / "task"
+        root.mkdir()
         name, source, handler = HANDLERS[info.kind]
         (root / name).write_text(source)
-        spec = make_spec(root, args.runtime, handler)
+        spec = make_spec(root, args.runtime, handler, Path(d) / "cache")
         for mode in modes:
             rows.append((f"cold start ({mode.name})", cold_starts(spec, info, mode, args.cold)))
         for mode in modes:

@@ -109,9 +109,9 @@ def list_versions_by_function(svc: Service, req: dict[str, Any]) -> dict[str, An
         "ORDER BY version_num LIMIT ?",
         (name, after, page + 1),
     ).fetchall()
-    from .functions import loads
+    from .functions import listing_items
 
-    items = [render_configuration(svc, loads(cfg), arn_qualifier=ver, listing=True) for _, ver, cfg in rows[:page]]
+    items = listing_items(svc, ((cfg, ver) for _, ver, cfg in rows[:page]))
     out: dict[str, Any] = {"Versions": items}
     if len(rows) > page:
         out["NextMarker"] = _encode_marker(name, rows[page - 1][0])
