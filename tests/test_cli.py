@@ -271,3 +271,34 @@ def test_ctrl_c_exits_130(home: Path) -> None:
     assert proc.stdin is not None
     proc.stdin.close()
     assert proc.returncode == 130
+
+
+def test_whole_listing_from_stored_text_matches_the_parsed_output(home: Path, zip_path: Path) -> None:
+    """`list-functions` printed as JSON joins each version's stored listing text; the result
+    must be byte for byte what parsing the rows and rendering them prints (forced here by a
+    `--query` of the whole document)."""
+    import sqlite3
+
+    assert run_cli("list-functions", home=home).stdout == '{\n    "Functions": []\n}\n'
+    odd = 'héllo  "two"  spaces \\ back\ttab \u2028 </script>'
+    assert run_cli(*create_args("a-1", zip_path, "--description", odd, "--environment",
+                                'Variables={KK="a  b",ZZ=ü}', "--memory-size", "256"), home=home).code == 0
+    assert run_cli(*create_args("b_2", zip_path), home=home).code == 0
+    assert run_cli("publish-version", "--function-name", "b_2", home=home).code == 0
+    assert run_cli(*create_args("c", zip_path, "--tags", "k=v"), home=home).code == 0
+    # a row written before listings were stored: rendered from its configuration instead
+    with sqlite3.connect(home / "registry.db") as conn:
+        conn.execute("UPDATE versions SET listing = NULL WHERE function = 'b_2' AND version = '1'")
+    for extra in ([], ["--function-version", "ALL"], ["--region", "eu-west-1"], ["--page-size", "1"],
+                  ["--function-version", "ALL", "--page-size", "2"]):
+        fast = run_cli("list-functions", *extra, home=home)
+        slow = run_cli("list-functions", *extra, "--query", "@", home=home)
+        assert fast.code == slow.code == 0
+        assert fast.stdout == slow.stdout, extra
+    everything = json.loads(run_cli("list-functions", "--function-version", "ALL", home=home).stdout)
+    assert [(f["FunctionName"], f["Version"]) for f in everything["Functions"]] == [
+        ("a-1", "$LATEST"), ("b_2", "$LATEST"), ("b_2", "1"), ("c", "$LATEST")]
+    assert everything["Functions"][2]["FunctionArn"].endswith(":function:b_2:1")
+    assert everything["Functions"][0]["Description"] == odd
+    bad = run_cli("list-functions", "--master-region", "nowhere", home=home)
+    assert bad.code == 254 and "ValidationException" in bad.stderr

@@ -238,6 +238,9 @@ def execute(cmd: CommandSpec, raw: dict[str, Any], opts: GlobalOptions, outfile:
     svc: Any = _remote_service(opts, settings) or Service(settings)
     started = time.perf_counter()
     _debug(opts, f"Calling {cmd.operation} with {_redact(request)}")
+    fmt = opts.output or settings.get("output") or "json"
+    if _as_text_listing(svc, cmd, opts, fmt):
+        return _print_text_listing(svc, cmd, request, opts)
     try:
         try:
             result = _call(svc, cmd, request, opts)
@@ -259,9 +262,45 @@ def execute(cmd: CommandSpec, raw: dict[str, Any], opts: GlobalOptions, outfile:
         _write_outfile(outfile, payload)
     from ._output import apply_query, render
 
-    fmt = opts.output or settings.get("output") or "json"
     try:
         render(apply_query(result, opts.query), fmt, title=cmd.operation, color=opts.color)
+    except BrokenPipeError:
+        pass
+    return ExitStatus.OK
+
+
+def _as_text_listing(svc: Any, cmd: CommandSpec, opts: GlobalOptions, fmt: str) -> bool:
+    """Whether this is a whole `list-functions` printed as JSON, run in this process: its items
+    are stored as the text this output is made of (see functions.list_functions_text)."""
+    from ..service import Service
+
+    return (cmd.operation == "ListFunctions" and fmt == "json" and not opts.query
+            and not opts.no_paginate and not opts.max_items and not opts.starting_token
+            and isinstance(svc, Service))
+
+
+def _print_text_listing(svc: Any, cmd: CommandSpec, request: dict[str, Any], opts: GlobalOptions) -> int:
+    """The output of paginate() + render() for a whole listing, from the items' stored text."""
+    from ..service.functions import list_functions_text
+
+    req = dict(request)
+    if opts.page_size:
+        req["MaxItems"] = int(opts.page_size)
+    try:
+        try:
+            items = list_functions_text(svc, req)
+        finally:
+            if not LEAVE_REGISTRY_OPEN:
+                svc.close()
+    except LambdaError as exc:
+        return service_error(exc.code, cmd.operation, exc.message)
+    if not items:
+        body = '{\n    "Functions": []\n}\n'
+    else:
+        inner = ",\n        ".join(t.replace("\n", "\n        ") for t in items)
+        body = '{\n    "Functions": [\n        ' + inner + "\n    ]\n}\n"
+    try:
+        sys.stdout.write(body)
     except BrokenPipeError:
         pass
     return ExitStatus.OK

@@ -153,5 +153,15 @@ def m003_logs_and_metrics(db: Database) -> None:
     db.execute("CREATE INDEX invocations_function_time ON invocations(function, timestamp)")
 
 
-MIGRATIONS: list[Callable[[Database], None]] = [m001_functions, m002_control_plane, m003_logs_and_metrics]
+def m004_listing_text(db: Database) -> None:
+    """Each version's list-functions item, pretty-printed as the CLI prints it, with
+    FunctionArn's value left empty: a 10,000-function listing is then joined text, not 10,000
+    parsed and re-serialized documents. Rows written before this step have NULL here and are
+    rendered from `config` instead."""
+    db["versions"].add_column("listing", str)
+
+
+MIGRATIONS: list[Callable[[Database], None]] = [
+    m001_functions, m002_control_plane, m003_logs_and_metrics, m004_listing_text,
+]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -181,15 +181,43 @@ def listing_items(svc: Service, rows: Iterable[tuple[str, str | None]]) -> list[
     prefix = arn(svc, "")
     items = []
     for config, qualifier in rows:
-        item = parse(config)
-        for k in LIST_OMITS.intersection(item):
-            del item[k]
-        for k in [k for k in item if k[0] == "_"]:
-            del item[k]
+        item = _as_listed(parse(config))
         name = item["FunctionName"]
         item["FunctionArn"] = f"{prefix}{name}:{qualifier}" if qualifier else prefix + name
         items.append(item)
     return items
+
+
+def _as_listed(item: dict[str, Any]) -> dict[str, Any]:
+    """A stored row, in place, as a listing shows it: without the members listings omit and
+    without private ones (FunctionArn's slot stays, empty)."""
+    for k in LIST_OMITS.intersection(item):
+        del item[k]
+    for k in [k for k in item if k[0] == "_"]:
+        del item[k]
+    return item
+
+
+def listing_text(item: dict[str, Any]) -> str:
+    """A listing item as the CLI's JSON output prints it (indented by 4, at depth 0)."""
+    return json.dumps(item, indent=4, ensure_ascii=False)
+
+
+ARN_SLOT = '"FunctionArn": ""'
+
+
+def listing_texts(svc: Service, rows: Iterable[tuple[str | None, str, str | None]]) -> list[str]:
+    """(stored listing text or None, stored config, ARN qualifier) rows -> listing items as
+    JSON text, FunctionArn filled in: the same items as `listing_items`, never parsed."""
+    prefix = arn(svc, "")
+    out = []
+    for text, config, qualifier in rows:
+        if text is None:  # a row from before listings were stored
+            text = listing_text(_as_listed(loads(config)))
+        name = text[text.index('"FunctionName": "') + 17:].partition('"')[0]  # [a-zA-Z0-9-_]
+        value = f"{prefix}{name}:{qualifier}" if qualifier else prefix + name
+        out.append(text.replace(ARN_SLOT, f'"FunctionArn": "{value}"', 1))
+    return out
 
 
 def runtime_version_arn(svc: Service, runtime: str | None) -> str:
@@ -435,18 +463,20 @@ def save_version(svc: Service, name: str, version: str, stored: dict[str, Any], 
     stored.setdefault("LastUpdateStatus", "Successful")
     ordered = {k: stored[k] for k in CONFIG_ORDER if k in stored}
     ordered.update((k, v) for k, v in stored.items() if k.startswith("_"))
+    config = json.dumps(ordered, separators=(",", ":"))
     svc.conn.execute(
-        "INSERT OR REPLACE INTO versions (function, version, version_num, config, code_sha, code_size, revision_id, last_modified)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT OR REPLACE INTO versions (function, version, version_num, config, code_sha, code_size, revision_id, last_modified, listing)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             name,
             version,
             0 if version == LATEST else int(version),
-            json.dumps(ordered, separators=(",", ":")),
+            config,
             code_sha,
             int(stored["CodeSize"]),
             stored["RevisionId"],
             stored["LastModified"],
+            listing_text(_as_listed(json.loads(config))),
         ),
     )
 
@@ -626,6 +656,30 @@ def _encode_marker(name: str, num: int) -> str:
 
 
 def list_functions(svc: Service, req: dict[str, Any]) -> dict[str, Any]:
+    rows, all_versions, next_marker = _functions_page(svc, req)
+    items = listing_items(svc, ((config, version if all_versions else None) for _v, version, config, _t in rows))
+    out: dict[str, Any] = {"Functions": items}
+    if next_marker:
+        out["NextMarker"] = next_marker
+    return out
+
+
+def list_functions_text(svc: Service, req: dict[str, Any]) -> list[str]:
+    """Every item of ListFunctions (all pages from req's Marker on, as the CLI's pagination
+    merges them) as JSON text: the default `list-functions` output joins these."""
+    out: list[str] = []
+    req = dict(req)
+    while True:
+        rows, all_versions, next_marker = _functions_page(svc, req)
+        out += listing_texts(svc, ((text, config, version if all_versions else None) for _v, version, config, text in rows))
+        if not next_marker:
+            return out
+        req["Marker"] = next_marker
+
+
+def _functions_page(svc: Service, req: dict[str, Any]) -> tuple[list[tuple[int, str, str, str | None]], bool, str | None]:
+    """One page of ListFunctions: (version_num, version, config, listing) rows, whether all
+    versions are listed, and the next page's marker."""
     v = Validator(req)
     marker = v.string("Marker")
     max_items = v.integer("MaxItems", minimum=1, maximum=limits.MAX_LIST_ITEMS)
@@ -648,15 +702,11 @@ def list_functions(svc: Service, req: dict[str, Any]) -> dict[str, Any]:
             params = [start[0]]
         order = "version_num, function"
     rows = svc.conn.execute(
-        f"SELECT function, version_num, version, config FROM versions {where} ORDER BY {order} LIMIT ?",
+        f"SELECT function, version_num, version, config, listing FROM versions {where} ORDER BY {order} LIMIT ?",
         (*params, page + 1),
     ).fetchall()
-    items = listing_items(svc, ((config, version if fv == "ALL" else None) for _f, _n, version, config in rows[:page]))
-    out: dict[str, Any] = {"Functions": items}
-    if len(rows) > page:
-        last = rows[page - 1]
-        out["NextMarker"] = _encode_marker(last[0], last[1])
-    return out
+    next_marker = _encode_marker(rows[page - 1][0], rows[page - 1][1]) if len(rows) > page else None
+    return [r[1:] for r in rows[:page]], fv == "ALL", next_marker
 
 
 def update_function_code(svc: Service, req: dict[str, Any]) -> dict[str, Any]:
