@@ -225,6 +225,14 @@ class ExecutionEnvironment:
                               listener=listener)
         self.api.on_event = self._wake.set
         self._supervised.set()
+        if self._state is State.DEAD:
+            # Shut down (a server stopping) while the sandbox was being launched, before there
+            # was a supervisor to kill it: nothing may outlive the shutdown.
+            self._die()
+            self._init_failure = _InitFailure("Runtime.ExitError", None,
+                                              self.supervisor.exit_reason())
+            self.init_duration_ms = (time.perf_counter() - t0) * 1000
+            return
         deadline = t0 + self.init_timeout_s
         while True:
             if self.api.init_error is not None:

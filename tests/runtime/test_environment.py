@@ -123,3 +123,24 @@ def test_clean_exit_mid_invoke_has_no_reason(make_env):
     assert out.status == "crash" and json.loads(out.payload) == {
         "errorType": "Runtime.ExitError",
         "errorMessage": "RequestId: zero Error: Runtime exited without providing a reason"}
+
+
+def test_shutdown_while_launching_leaves_nothing_running(make_env, monkeypatch):
+    """A server stopping shuts environments down from another thread; one caught between its
+    sandbox's launch and its supervisor must still end dead, its sandbox killed."""
+    from lambdactl.runtime import environment
+
+    env = make_env({"app.py": APP}, start=False)
+    real_launch = environment.launch
+
+    def launch_then_shutdown(*args, **kwargs):
+        launched = real_launch(*args, **kwargs)
+        env.shutdown()  # what WarmPool.shutdown does on another thread, at the worst moment
+        return launched
+
+    monkeypatch.setattr(environment, "launch", launch_then_shutdown)
+    env.start()
+    assert env.state is State.DEAD and not env.reusable
+    assert env.supervisor is not None and env.supervisor.exited.is_set()
+    with pytest.raises(InvalidStateTransition):  # a dead environment takes no request
+        env.invoke(b"{}", request_id="late")
