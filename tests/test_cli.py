@@ -302,3 +302,15 @@ def test_whole_listing_from_stored_text_matches_the_parsed_output(home: Path, zi
     assert everything["Functions"][0]["Description"] == odd
     bad = run_cli("list-functions", "--master-region", "nowhere", home=home)
     assert bad.code == 254 and "ValidationException" in bad.stderr
+
+
+def test_doctor_text_says_what_json_says(home: Path) -> None:
+    text = run_cli("doctor", home=home)
+    data = json.loads(run_cli("doctor", "--output", "json", home=home).stdout)
+    assert text.code == 0 and text.stdout.startswith(f"sandbox: {data['sandbox']['mode']}")
+    for key in ("isolation", "process_limit", "warning", "advice"):
+        if key in data["sandbox"]:  # the root warning and its advice included
+            assert f"  {key.replace('_', ' ')}: {data['sandbox'][key]}\n" in text.stdout
+    assert ("warning" in data["sandbox"]) is (os.geteuid() == 0)
+    for runtime in data["runtimes"]:
+        assert f"  {runtime} " in text.stdout

@@ -35,7 +35,8 @@ def report(overrides: Mapping[str, str] | None = None, cache_file: Path | None =
         "mode": mode.name,
         "bubblewrap_version": mode.version,
         "isolation": ("user, pid, ipc and mount namespaces; /var/task, /opt, /var/runtime "
-                      "read-only; private tmpfs /tmp" if mode.name == "bubblewrap" else
+                      "read-only; private tmpfs /tmp; /etc a whitelist (no shadow, no "
+                      "ssl/private)" if mode.name == "bubblewrap" else
                       "own session, cleaned environment and rlimits only: the function can read "
                       "what you can read, /tmp is a private directory exported as TMPDIR"),
         "tmp_limit": ("tmpfs size" if mode.tmpfs_size else "RLIMIT_FSIZE per file"),
