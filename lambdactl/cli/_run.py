@@ -22,14 +22,6 @@ if TYPE_CHECKING:
     from typing import Any
 
 
-# Set by the console entry, which ends the process with os._exit right after the command: the
-# registry connection is then left to the kernel instead of closed. Closing the last connection
-# checkpoints the WAL into the database (with an fsync) on every command; left open, the WAL is
-# simply read by the next process and checkpointed once it grows (SQLite's autocheckpoint).
-# Committed transactions are in the WAL either way.
-LEAVE_REGISTRY_OPEN = False
-
-
 def _debug(opts: GlobalOptions, message: str) -> None:
     if opts.debug:
         stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
@@ -254,8 +246,7 @@ def execute(cmd: CommandSpec, raw: dict[str, Any], opts: GlobalOptions, outfile:
         _debug(opts, f"{cmd.operation} failed after {(time.perf_counter() - started) * 1000:.1f} ms: {exc.code}")
         return service_error(exc.code, cmd.operation, exc.message)
     finally:
-        if not LEAVE_REGISTRY_OPEN:
-            svc.close()
+        svc.close()
     _debug(opts, f"{cmd.operation} answered in {(time.perf_counter() - started) * 1000:.1f} ms")
     if cmd.outfile and outfile is not None:
         payload = result.pop("Payload", b"") or b""
@@ -290,8 +281,7 @@ def _print_text_listing(svc: Any, cmd: CommandSpec, request: dict[str, Any], opt
         try:
             items = list_functions_text(svc, req)
         finally:
-            if not LEAVE_REGISTRY_OPEN:
-                svc.close()
+            svc.close()
     except LambdaError as exc:
         return service_error(exc.code, cmd.operation, exc.message)
     if not items:

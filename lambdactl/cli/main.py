@@ -9,6 +9,12 @@ from ._errors import ExitStatus
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else list(argv)
+    # A lone surrogate (from a non-UTF-8 argument or a "\ud800" escape in JSON input) can reach
+    # a value we print: write it as the escape JSON would use instead of failing mid-output.
+    try:
+        sys.stdout.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
+    except (AttributeError, ValueError):
+        pass
     try:
         from .fast import run_fast
 
@@ -30,12 +36,11 @@ def entry() -> None:
 
     Finalizing the interpreter (tearing down every module, final collections) costs 5-10 ms
     after each command, as much as a whole `get-function` takes. By the time main() returns
-    everything a command owns is written, committed or closed, and its sandboxes are reaped;
-    only the standard streams may still hold output.
+    everything a command owns is written, committed and closed (the registry connection too:
+    closing it checkpoints the WAL, which is what makes the command's changes durable with
+    `synchronous=NORMAL`), and its sandboxes are reaped; only the standard streams may still
+    hold output.
     """
-    from . import _run
-
-    _run.LEAVE_REGISTRY_OPEN = True
     code = main()
     for stream in (sys.stdout, sys.stderr):
         try:

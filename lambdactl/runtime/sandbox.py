@@ -223,18 +223,16 @@ def _system_binds(cache_dir: Path | None = None) -> list[str]:
     if view is None:
         for name in ETC_FILES:
             args += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
-        return args
-    snapshot, dirs = view
-    args += ["--ro-bind", str(snapshot), "/etc"]
-    for name in dirs:
-        args += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
-    for secret in ETC_MASKED:
+        dirs = [n for n in ETC_FILES if os.path.isdir(f"/etc/{n}")]
+    else:
+        snapshot, dirs = view
+        args += ["--ro-bind", str(snapshot), "/etc"]
+        for name in dirs:
+            args += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
+    for secret in ETC_MASKED:  # inside a directory bound live: shown empty
         if secret.split("/")[2] in dirs and os.path.isdir(secret):
             args += ["--tmpfs", secret]
     return args
-
-
-ETC_VIEW_KEEP_S = 3600  # an outdated /etc snapshot is removed once this old (none still starting)
 
 
 def etc_view(cache_dir: Path, etc_root: str = "/etc") -> tuple[Path, list[str]] | None:
@@ -247,6 +245,11 @@ def etc_view(cache_dir: Path, etc_root: str = "/etc") -> tuple[Path, list[str]] 
     edited or replaced host file gives a new snapshot at the next start. Files we cannot read
     are left out, as a failed `--ro-bind-try` left them out. None when the snapshot cannot be
     written (the caller binds entry by entry).
+
+    Outdated snapshots are never removed here: a running sandbox (a warm or provisioned
+    environment) may still have one mounted as its /etc, and removing it would empty that
+    /etc under the function. Each is a few hundred kilobytes, made only when /etc changes;
+    `cache/sandbox/etc-*` may be deleted while no sandbox runs.
     """
     import zlib  # not hashlib: its OpenSSL start-up costs a cold start ~2 ms
 
@@ -324,13 +327,6 @@ def _write_etc_snapshot(snapshot: Path,
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    now = time.time()
-    for old in snapshot.parent.glob("etc-*"):
-        try:
-            if old != snapshot and now - old.stat().st_mtime > ETC_VIEW_KEEP_S:
-                shutil.rmtree(old, ignore_errors=True)
-        except OSError:
-            pass
 
 
 def bwrap_argv(mode: SandboxMode, spec: SandboxSpec, binds: list[str], inner: list[str],

@@ -135,6 +135,7 @@ def _pss_bytes(pid: int) -> int:
 SOCK_DIAG_BY_FAMILY = 20
 NETLINK_SOCK_DIAG = 4
 NLMSG_ERROR = 2
+TCP_LISTEN = 10
 _LOOPBACK = b"\x7f\x00\x00\x01" + bytes(12)  # 127.0.0.1 as a 16-byte inet_diag address
 
 
@@ -156,12 +157,14 @@ def _tcp_socket_inode_netlink(local_port: int, remote_port: int) -> int | None:
         raise OSError("short sock_diag answer")
     _, kind = struct.unpack_from("=IH", data)
     if kind == NLMSG_ERROR:
+        # ENOENT too: the kernel says it both for "no such socket" and for "no TCP handler"
+        # (no inet_diag/tcp_diag module); the caller's /proc/net/tcp scan tells them apart.
         (err,) = struct.unpack_from("=i", data, 16)
-        if err == -2:  # ENOENT: no such connection
-            return None
         raise OSError(-err, "sock_diag lookup failed")
     if kind != SOCK_DIAG_BY_FAMILY or len(data) < 16 + 72:
         raise OSError("unexpected sock_diag answer")
+    if data[16 + 1] == TCP_LISTEN:  # the lookup falls back to a listener: not a connection
+        return None
     return int(struct.unpack_from("=I", data, 16 + 68)[0])  # inet_diag_msg.idiag_inode
 
 

@@ -206,10 +206,21 @@ def listing_text(item: dict[str, Any]) -> str:
 ARN_SLOT = '"FunctionArn": ""'
 
 
+def _storable(text: str) -> str | None:
+    """`text`, or None when SQLite cannot store it (a lone surrogate from a non-UTF-8
+    argument): such a row's listing is then rendered from its configuration when read."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+    return text
+
+
 def listing_texts(svc: Service, rows: Iterable[tuple[str | None, str, str | None]]) -> list[str]:
     """(stored listing text or None, stored config, ARN qualifier) rows -> listing items as
     JSON text, FunctionArn filled in: the same items as `listing_items`, never parsed."""
-    prefix = arn(svc, "")
+    # As JSON string content: region and account come from the command line and config.toml.
+    prefix = json.dumps(arn(svc, ""), ensure_ascii=False)[1:-1]
     out = []
     for text, config, qualifier in rows:
         if text is None:  # a row from before listings were stored
@@ -476,7 +487,7 @@ def save_version(svc: Service, name: str, version: str, stored: dict[str, Any], 
             int(stored["CodeSize"]),
             stored["RevisionId"],
             stored["LastModified"],
-            listing_text(_as_listed(json.loads(config))),
+            _storable(listing_text(_as_listed(json.loads(config)))),
         ),
     )
 
