@@ -319,3 +319,23 @@ def test_doctor_text_says_what_json_says(home: Path) -> None:
     assert ("warning" in data["sandbox"]) is (os.geteuid() == 0)
     for runtime in data["runtimes"]:
         assert f"  {runtime} " in text.stdout
+
+
+def test_a_command_that_wrote_leaves_nothing_in_the_wal(home: Path, zip_path: Path) -> None:
+    """The console entry skips closing the registry only after a read-only command: a command
+    that wrote closes it, which checkpoints the WAL into the database (durable with
+    synchronous=NORMAL) before the process ends."""
+    wal = home / "registry.db-wal"
+
+    def wal_frames() -> int:
+        return wal.stat().st_size if wal.exists() else 0
+
+    assert run_cli(*create_args("f", zip_path), home=home).code == 0
+    assert wal_frames() == 0
+    assert run_cli("get-function-configuration", "--function-name", "f", home=home).code == 0
+    assert wal_frames() == 0
+    assert run_cli("tag-resource", "--resource", "arn:aws:lambda:us-east-1:123456789012:function:f",
+                   "--tags", "a=b", home=home).code == 0
+    assert wal_frames() == 0
+    assert run_cli("list-tags", "--resource", "arn:aws:lambda:us-east-1:123456789012:function:f",
+                   home=home).json == {"Tags": {"a": "b"}}

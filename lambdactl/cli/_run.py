@@ -22,6 +22,21 @@ if TYPE_CHECKING:
     from typing import Any
 
 
+# Set by the console entry, which ends the process with os._exit right after the command.
+PROCESS_ENDS_AFTER_COMMAND = False
+
+
+def _finish(svc: Any) -> None:
+    """Close the registry connection, unless the process ends right after a command that wrote
+    nothing. Closing the last connection checkpoints the WAL (what makes a command's writes
+    durable with synchronous=NORMAL, so a command that wrote always closes) and deletes the WAL
+    and its index, which the next command then creates again: about 5 ms of a read-only command.
+    """
+    if PROCESS_ENDS_AFTER_COMMAND and getattr(svc, "unchanged", lambda: False)():
+        return
+    svc.close()
+
+
 def _debug(opts: GlobalOptions, message: str) -> None:
     if opts.debug:
         stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
@@ -246,7 +261,7 @@ def execute(cmd: CommandSpec, raw: dict[str, Any], opts: GlobalOptions, outfile:
         _debug(opts, f"{cmd.operation} failed after {(time.perf_counter() - started) * 1000:.1f} ms: {exc.code}")
         return service_error(exc.code, cmd.operation, exc.message)
     finally:
-        svc.close()
+        _finish(svc)
     _debug(opts, f"{cmd.operation} answered in {(time.perf_counter() - started) * 1000:.1f} ms")
     if cmd.outfile and outfile is not None:
         payload = result.pop("Payload", b"") or b""
@@ -281,7 +296,7 @@ def _print_text_listing(svc: Any, cmd: CommandSpec, request: dict[str, Any], opt
         try:
             items = list_functions_text(svc, req)
         finally:
-            svc.close()
+            _finish(svc)
     except LambdaError as exc:
         return service_error(exc.code, cmd.operation, exc.message)
     if not items:

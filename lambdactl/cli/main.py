@@ -36,11 +36,14 @@ def entry() -> None:
 
     Finalizing the interpreter (tearing down every module, final collections) costs 5-10 ms
     after each command, as much as a whole `get-function` takes. By the time main() returns
-    everything a command owns is written, committed and closed (the registry connection too:
-    closing it checkpoints the WAL, which is what makes the command's changes durable with
-    `synchronous=NORMAL`), and its sandboxes are reaped; only the standard streams may still
-    hold output.
+    everything a command owns is written, committed and closed (the registry connection of a
+    command that wrote too: closing it checkpoints the WAL, which makes the command's changes
+    durable with `synchronous=NORMAL`), and its sandboxes are reaped; only the standard streams
+    may still hold output.
     """
+    from . import _run
+
+    _run.PROCESS_ENDS_AFTER_COMMAND = True
     code = main()
     for stream in (sys.stdout, sys.stderr):
         try:

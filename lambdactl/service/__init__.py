@@ -111,6 +111,10 @@ class Service:
         result: dict[str, Any] = getattr(module, func_name)(self, request or {})
         return result
 
+    def unchanged(self) -> bool:
+        """Whether this service has written no row to the registry (nothing to make durable)."""
+        return self._conn is None or self._conn.total_changes == 0
+
     def close(self) -> None:
         if self._conn is not None:
             self._conn.close()
