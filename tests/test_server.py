@@ -212,6 +212,25 @@ def test_sigterm_stops_everything(server, lam, home: Path) -> None:
     assert not (home / "server.json").exists()
 
 
+def test_sigterm_delivered_to_another_thread_still_stops_the_server(server, lam, home: Path) -> None:
+    """The kernel may hand a process-directed signal to any of its threads (likelier to a
+    thread other than the main one when the main one has a SIGCHLD pending from a sandbox).
+    The server must stop however it was delivered: here it goes to a worker thread on purpose."""
+    import ctypes
+
+    create(lam)
+    lam.invoke(FunctionName="f")
+    proc = server["proc"]
+    workers = [int(t) for t in os.listdir(f"/proc/{proc.pid}/task") if int(t) != proc.pid]
+    assert workers
+    libc = ctypes.CDLL(None, use_errno=True)
+    sys_tgkill = 234  # x86_64; aarch64 has 131
+    number = sys_tgkill if os.uname().machine == "x86_64" else 131
+    assert libc.syscall(number, proc.pid, workers[-1], signal.SIGTERM) == 0, ctypes.get_errno()
+    proc.wait(timeout=25)
+    assert not (home / "server.json").exists()
+
+
 def test_serve_detach_status_stop(home: Path) -> None:
     r = run_cli("serve", "--detach", "--port", "0", home=home)
     assert r.code == 0, r.stderr

@@ -107,7 +107,11 @@ def register(app: typer.Typer) -> None:
         server.start()
         typer.echo(json.dumps({"url": server.url, "pid": os.getpid(), "home": str(settings.home)}))
         sys.stdout.flush()
-        server.wait()
+        # The kernel may hand SIGTERM to any thread (one already holding a pending SIGCHLD from a
+        # sandbox makes another thread likelier); CPython runs the Python handler only when the
+        # main thread next executes bytecode, so the main thread must never block without end.
+        while not server.wait(0.25):
+            pass
         done.wait(25)
 
     @serve_app.command("status")

@@ -113,8 +113,9 @@ class LambdaServer:
         except (OSError, ValueError):
             pass
 
-    def wait(self) -> None:
-        self._stopped.wait()
+    def wait(self, timeout: float | None = None) -> bool:
+        """Whether the server has stopped, waiting up to `timeout` seconds (None: until it has)."""
+        return self._stopped.wait(timeout)
 
     # -- connections ----------------------------------------------------------------------------
 
