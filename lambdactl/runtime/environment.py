@@ -193,7 +193,7 @@ class ExecutionEnvironment:
 
         An init failure does not raise: the first invoke returns it, as Lambda does.
         """
-        if self._started:
+        if self._started or self._state is State.DEAD:  # shut down before it ever started
             raise InvalidStateTransition(self._state, State.INIT)
         self._started = True
         t0 = time.perf_counter()
@@ -390,7 +390,12 @@ class ExecutionEnvironment:
     def __enter__(self) -> ExecutionEnvironment:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def terminate(self) -> None:
+        """Kill the runtime and everything it started even in the middle of an invocation (a
+        server stopping): the invocation ends as the runtime's death, as in Lambda."""
         with self._state_lock:
             self._state = State.DEAD if self._state is State.INVOKING else self._state
         self._die()
+
+    def __exit__(self, *exc: object) -> None:
+        self.terminate()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import CancelledError, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -96,16 +96,21 @@ class WarmPool:
     def provision(self, key: Key, make_spec: Callable[[], SandboxSpec], runtime: Any, count: int) -> int:
         """Start `count` environments with AWS_LAMBDA_INITIALIZATION_TYPE=provisioned-concurrency
         and INIT them now; returns how many are ready."""
-        from ..runtime.environment import ExecutionEnvironment
+        from ..runtime.environment import ExecutionEnvironment, InvalidStateTransition
 
         ready = 0
         for _ in range(count):
             spec = make_spec().replace(initialization_type="provisioned-concurrency")
             env = ExecutionEnvironment(spec, runtime)
-            self._spawner.submit(env.start).result()
-            with self._lock:
+            with self._lock:  # known before it starts, so a shutdown meanwhile reaches it
+                if self._closed:
+                    break
                 self._all[id(env)] = env
                 self._provisioned.setdefault(key, []).append(env)
+            try:
+                self._spawner.submit(env.start).result()
+            except (InvalidStateTransition, RuntimeError, CancelledError):  # shut down meanwhile
+                break
             ready += env.reusable
         return ready
 
@@ -186,9 +191,12 @@ class WarmPool:
             self._provisioned.clear()
         for env in envs:
             try:
-                env.shutdown()
+                env.terminate()  # busy ones too: nothing may outlive the server
             except Exception:  # noqa: BLE001
                 pass
         with self._lock:
             self._all.clear()
-        self._spawner.shutdown(wait=False)
+        # A start still running on a spawner ends promptly now (its environment is dead: it
+        # kills what it launched, or launches nothing); wait for it, so no sandbox is left behind
+        # (the fallback mode's processes do not die with their starting thread).
+        self._spawner.shutdown(wait=True, cancel_futures=True)
