@@ -48,6 +48,16 @@ def render(data: Any, fmt: str, stream: IO[str] | None = None, *, title: str = "
         raise ValueError(fmt)
 
 
+def listing_json(key: str, items: list[str]) -> str:
+    """What dumps_json prints for {key: [items]}, given each item already as that JSON text
+    (indented by 4 at depth 0): the items are only indented to their depth and joined."""
+    head = '{\n    "' + key + '": ['
+    if not items:
+        return head + "]\n}"
+    inner = ",\n        ".join(t.replace("\n", "\n        ") for t in items)
+    return head + "\n        " + inner + "\n    ]\n}"
+
+
 def dumps_json(data: Any) -> str:
     """JSON indented by 4, as the AWS CLI prints it.
 

@@ -22,17 +22,15 @@ if TYPE_CHECKING:
     from typing import Any
 
 
-# Set by the console entry, which ends the process with os._exit right after the command.
-PROCESS_ENDS_AFTER_COMMAND = False
-
-
 def _finish(svc: Any) -> None:
     """Close the registry connection, unless the process ends right after a command that wrote
     nothing. Closing the last connection checkpoints the WAL (what makes a command's writes
     durable with synchronous=NORMAL, so a command that wrote always closes) and deletes the WAL
     and its index, which the next command then creates again: about 5 ms of a read-only command.
     """
-    if PROCESS_ENDS_AFTER_COMMAND and getattr(svc, "unchanged", lambda: False)():
+    from . import main
+
+    if main.PROCESS_ENDS_AFTER_COMMAND and getattr(svc, "unchanged", lambda: False)():
         return
     svc.close()
 
@@ -246,11 +244,10 @@ def execute(cmd: CommandSpec, raw: dict[str, Any], opts: GlobalOptions, outfile:
     started = time.perf_counter()
     _debug(opts, f"Calling {cmd.operation} with {_redact(request)}")
     fmt = opts.output or settings.get("output") or "json"
-    if _as_text_listing(svc, cmd, opts, fmt):
-        return _print_text_listing(svc, cmd, request, opts)
+    as_text = _as_text_listing(svc, cmd, opts, fmt)
     try:
         try:
-            result = _call(svc, cmd, request, opts)
+            result = _call_text_listing(svc, request, opts) if as_text else _call(svc, cmd, request, opts)
         except _server_unavailable() as exc:
             if opts.endpoint_url:
                 return other_error(f"Could not connect to the endpoint URL: \"{opts.endpoint_url}\" ({exc})")
@@ -263,6 +260,14 @@ def execute(cmd: CommandSpec, raw: dict[str, Any], opts: GlobalOptions, outfile:
     finally:
         _finish(svc)
     _debug(opts, f"{cmd.operation} answered in {(time.perf_counter() - started) * 1000:.1f} ms")
+    if as_text:
+        from ._output import listing_json
+
+        try:
+            sys.stdout.write(listing_json("Functions", result["Functions"]) + "\n")
+        except BrokenPipeError:
+            pass
+        return ExitStatus.OK
     if cmd.outfile and outfile is not None:
         payload = result.pop("Payload", b"") or b""
         _write_outfile(outfile, payload)
@@ -285,30 +290,14 @@ def _as_text_listing(svc: Any, cmd: CommandSpec, opts: GlobalOptions, fmt: str) 
             and isinstance(svc, Service))
 
 
-def _print_text_listing(svc: Any, cmd: CommandSpec, request: dict[str, Any], opts: GlobalOptions) -> int:
-    """The output of paginate() + render() for a whole listing, from the items' stored text."""
+def _call_text_listing(svc: Any, request: dict[str, Any], opts: GlobalOptions) -> dict[str, Any]:
+    """paginate() for a whole listing, its items as their stored JSON text."""
     from ..service.functions import list_functions_text
 
     req = dict(request)
     if opts.page_size:
         req["MaxItems"] = int(opts.page_size)
-    try:
-        try:
-            items = list_functions_text(svc, req)
-        finally:
-            _finish(svc)
-    except LambdaError as exc:
-        return service_error(exc.code, cmd.operation, exc.message)
-    if not items:
-        body = '{\n    "Functions": []\n}\n'
-    else:
-        inner = ",\n        ".join(t.replace("\n", "\n        ") for t in items)
-        body = '{\n    "Functions": [\n        ' + inner + "\n    ]\n}\n"
-    try:
-        sys.stdout.write(body)
-    except BrokenPipeError:
-        pass
-    return ExitStatus.OK
+    return {"Functions": list_functions_text(svc, req)}
 
 
 def _call(svc: Any, cmd: CommandSpec, request: dict[str, Any], opts: GlobalOptions) -> dict[str, Any]:

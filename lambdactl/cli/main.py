@@ -31,6 +31,10 @@ def main(argv: list[str] | None = None) -> int:
     return int(code)
 
 
+# Set by entry(), which ends the process with os._exit right after the command (cli._run reads it).
+PROCESS_ENDS_AFTER_COMMAND = False
+
+
 def entry() -> None:
     """The console script and `python -m lambdactl`: run, flush, and leave at once.
 
@@ -41,9 +45,8 @@ def entry() -> None:
     durable with `synchronous=NORMAL`), and its sandboxes are reaped; only the standard streams
     may still hold output.
     """
-    from . import _run
-
-    _run.PROCESS_ENDS_AFTER_COMMAND = True
+    global PROCESS_ENDS_AFTER_COMMAND
+    PROCESS_ENDS_AFTER_COMMAND = True
     code = main()
     for stream in (sys.stdout, sys.stderr):
         try:

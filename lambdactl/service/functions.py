@@ -216,16 +216,16 @@ def _storable(text: str) -> str | None:
     return text
 
 
-def listing_texts(svc: Service, rows: Iterable[tuple[str | None, str, str | None]]) -> list[str]:
-    """(stored listing text or None, stored config, ARN qualifier) rows -> listing items as
-    JSON text, FunctionArn filled in: the same items as `listing_items`, never parsed."""
+def listing_texts(svc: Service, rows: Iterable[tuple[str, str | None, str, str | None]]) -> list[str]:
+    """(function name, stored listing text or None, stored config, ARN qualifier) rows ->
+    listing items as JSON text, FunctionArn filled in: the same items as `listing_items`,
+    never parsed. Names and qualifiers need no JSON escaping ([a-zA-Z0-9-_], $LATEST, digits)."""
     # As JSON string content: region and account come from the command line and config.toml.
     prefix = json.dumps(arn(svc, ""), ensure_ascii=False)[1:-1]
     out = []
-    for text, config, qualifier in rows:
+    for name, text, config, qualifier in rows:
         if text is None:  # a row from before listings were stored
             text = listing_text(_as_listed(loads(config)))
-        name = text[text.index('"FunctionName": "') + 17:].partition('"')[0]  # [a-zA-Z0-9-_]
         value = f"{prefix}{name}:{qualifier}" if qualifier else prefix + name
         out.append(text.replace(ARN_SLOT, f'"FunctionArn": "{value}"', 1))
     return out
@@ -487,7 +487,7 @@ def save_version(svc: Service, name: str, version: str, stored: dict[str, Any], 
             int(stored["CodeSize"]),
             stored["RevisionId"],
             stored["LastModified"],
-            _storable(listing_text(_as_listed(json.loads(config)))),
+            _storable(listing_text(_as_listed(dict(ordered)))),  # a shallow copy: only keys go
         ),
     )
 
@@ -668,7 +668,7 @@ def _encode_marker(name: str, num: int) -> str:
 
 def list_functions(svc: Service, req: dict[str, Any]) -> dict[str, Any]:
     rows, all_versions, next_marker = _functions_page(svc, req)
-    items = listing_items(svc, ((config, version if all_versions else None) for _v, version, config, _t in rows))
+    items = listing_items(svc, ((config, version if all_versions else None) for _n, version, config, _t in rows))
     out: dict[str, Any] = {"Functions": items}
     if next_marker:
         out["NextMarker"] = next_marker
@@ -682,14 +682,14 @@ def list_functions_text(svc: Service, req: dict[str, Any]) -> list[str]:
     req = dict(req)
     while True:
         rows, all_versions, next_marker = _functions_page(svc, req)
-        out += listing_texts(svc, ((text, config, version if all_versions else None) for _v, version, config, text in rows))
+        out += listing_texts(svc, ((name, text, config, version if all_versions else None) for name, version, config, text in rows))
         if not next_marker:
             return out
         req["Marker"] = next_marker
 
 
-def _functions_page(svc: Service, req: dict[str, Any]) -> tuple[list[tuple[int, str, str, str | None]], bool, str | None]:
-    """One page of ListFunctions: (version_num, version, config, listing) rows, whether all
+def _functions_page(svc: Service, req: dict[str, Any]) -> tuple[list[tuple[str, str, str, str | None]], bool, str | None]:
+    """One page of ListFunctions: (function, version, config, listing) rows, whether all
     versions are listed, and the next page's marker."""
     v = Validator(req)
     marker = v.string("Marker")
@@ -717,7 +717,7 @@ def _functions_page(svc: Service, req: dict[str, Any]) -> tuple[list[tuple[int, 
         (*params, page + 1),
     ).fetchall()
     next_marker = _encode_marker(rows[page - 1][0], rows[page - 1][1]) if len(rows) > page else None
-    return [r[1:] for r in rows[:page]], fv == "ALL", next_marker
+    return [(r[0], r[2], r[3], r[4]) for r in rows[:page]], fv == "ALL", next_marker
 
 
 def update_function_code(svc: Service, req: dict[str, Any]) -> dict[str, Any]:
