@@ -31,6 +31,33 @@ def test_fresh_registry_is_wal_with_schema_version(home: Path) -> None:
     assert {"functions", "versions"} <= tables
 
 
+def test_connections_opening_a_new_registry_together_all_succeed(tmp_path: Path) -> None:
+    # A server's first request races its own start-up to create the registry; switching to WAL
+    # fails at once (no busy handler) while another connection holds a lock.
+    import threading
+
+    failures: list[str] = []
+    for attempt in range(40):
+        path = tmp_path / f"r{attempt}" / "registry.db"
+        start = threading.Barrier(4)
+
+        def open_and_read(path: Path = path, start: threading.Barrier = start) -> None:
+            start.wait()
+            try:
+                conn = connect(path)
+                conn.execute("SELECT count(*) FROM functions").fetchone()
+                conn.close()
+            except sqlite3.Error as exc:
+                failures.append(repr(exc))
+
+        threads = [threading.Thread(target=open_and_read) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert failures == []
+
+
 def test_newer_schema_is_refused(home: Path) -> None:
     conn = connect(home / "registry.db")
     conn.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")

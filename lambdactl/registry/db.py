@@ -50,8 +50,7 @@ def _migrate(conn: sqlite3.Connection, seen_version: int) -> None:
             f"understands ({SCHEMA_VERSION}). Upgrade lambdactl.",
             500,
         )
-    if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-        conn.execute("PRAGMA journal_mode=WAL")
+    _enter_wal(conn)
     import sqlite_utils
 
     db = sqlite_utils.Database(conn)
@@ -62,6 +61,29 @@ def _migrate(conn: sqlite3.Connection, seen_version: int) -> None:
             if number > version:
                 step(db)
         conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+
+def _enter_wal(conn: sqlite3.Connection) -> None:
+    """Switch a new registry to WAL, waiting out other connections' brief locks.
+
+    SQLite answers "database is locked" at once, without its busy handler, when another connection
+    holds any lock during the switch: two threads or processes opening a brand-new registry
+    together (a server's first request beside its start-up) would otherwise fail one of them.
+    """
+    import time
+
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    pause = 0.001
+    while True:
+        try:
+            if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.05)
 
 
 @contextmanager
