@@ -132,6 +132,27 @@ def test_zip_file_needs_fileb(home: Path, zip_path: Path) -> None:
     assert "--zip-file must be a zip file with the fileb:// prefix." in r.stderr
 
 
+def test_zip_file_must_hold_a_zip_and_code_takes_no_zipfile(home: Path, tmp_path: Path, zip_path: Path) -> None:
+    text = tmp_path / "notes.txt"
+    text.write_text("not a zip")
+    base = ("--function-name", "f", "--runtime", "python3.12", "--handler", "a.b", "--role", ROLE)
+    r = run_cli("create-function", *base, "--zip-file", f"fileb://{text}", home=home)
+    assert (r.code, r.stderr.strip()) == (252, "lambdactl: error: --zip-file must be a zip file with the fileb:// prefix.\nExample usage:  --zip-file fileb://path/to/file.zip")
+    r = run_cli("publish-layer-version", "--layer-name", "l", "--zip-file", f"fileb://{text}", home=home)
+    assert r.code == 252 and "--zip-file must be a zip file" in r.stderr
+    r = run_cli("create-function", *base, "--code", f"ZipFile=fileb://{zip_path}", home=home)
+    assert (r.code, r.stderr.strip()) == (252, "lambdactl: error: ZipFile cannot be provided as part of the --code argument.  Please use the '--zip-file' option instead to specify a zip file.")
+    assert run_cli("list-functions", home=home).stdout.strip() == '{\n    "Functions": []\n}'
+
+
+def test_foreign_starting_token_goes_to_the_service_as_its_marker(home: Path) -> None:
+    # As `aws` does: a token that is not the CLI's own is passed on, and the service refuses it.
+    r = run_cli("list-functions", "--starting-token", "garbage", home=home)
+    assert r.code == 254
+    assert "(InvalidParameterValueException) when calling the ListFunctions operation: Invalid marker: garbage" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
 def test_output_formats(made: Path) -> None:
     home = made
     j = run_cli("get-function-configuration", "--function-name", "f", home=home)

@@ -334,3 +334,26 @@ def test_cli_round_trip(home: Path, zip_path: Path, tmp_path: Path) -> None:
     r = run_cli("list-layers", "--query", "Layers[].LatestMatchingVersion.Version", home=home)
     assert r.json == [1]
     assert run_cli("list-versions-by-function", "--function-name", "f", "--max-items", "1", "--query", "Versions[].Version", home=home).json == ["$LATEST"]
+
+
+# ---- logging configuration
+
+
+def test_logging_levels_exist_only_with_json(svc: Service) -> None:
+    group = {"LogGroup": "/aws/lambda/f"}
+    created = create(svc, LoggingConfig={"LogFormat": "JSON"})
+    assert created["LoggingConfig"] == {"LogFormat": "JSON", "ApplicationLogLevel": "INFO", "SystemLogLevel": "INFO", **group}
+
+    def update(change: dict) -> dict:
+        return svc.call("UpdateFunctionConfiguration", {"FunctionName": "f", "LoggingConfig": change})["LoggingConfig"]
+
+    # A level alone updates a JSON function and keeps the other level.
+    assert update({"ApplicationLogLevel": "DEBUG"}) == {"LogFormat": "JSON", "ApplicationLogLevel": "DEBUG", "SystemLogLevel": "INFO", **group}
+    # Switching to Text drops both levels; a level given with Text (or on a Text function) is refused.
+    assert update({"LogFormat": "Text"}) == {"LogFormat": "Text", **group}
+    for change in ({"SystemLogLevel": "WARN"}, {"LogFormat": "Text", "ApplicationLogLevel": "ERROR"}):
+        e = err(svc, "UpdateFunctionConfiguration", {"FunctionName": "f", "LoggingConfig": change})
+        assert (e.code, e.message) == ("InvalidParameterValueException", "To set ApplicationLogLevel or SystemLogLevel you must set LogFormat to JSON.")
+    assert svc.call("GetFunctionConfiguration", {"FunctionName": "f"})["LoggingConfig"] == {"LogFormat": "Text", **group}
+    # Back to JSON with one level given: the other starts at INFO.
+    assert update({"LogFormat": "JSON", "SystemLogLevel": "WARN"}) == {"LogFormat": "JSON", "ApplicationLogLevel": "INFO", "SystemLogLevel": "WARN", **group}

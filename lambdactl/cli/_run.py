@@ -41,6 +41,10 @@ def _debug(opts: GlobalOptions, message: str) -> None:
         sys.stderr.write(f"{stamp} - lambdactl - DEBUG - {message}\n")
 
 
+# The structures whose ZipFile the AWS CLI moves to --zip-file (so it can read fileb://).
+HOISTED_ZIP_FLAGS = ("--code", "--content")
+
+
 def _set_path(request: dict[str, Any], member: str, value: Any) -> None:
     node = request
     parts = member.split(".")
@@ -89,6 +93,9 @@ def build_request(
         value = raw[p.dest]
         if not p.is_bool:
             value = convert(p.flag, p.type, value, binary_format=binary_format, fileb_only=p.fileb_only)
+        if p.flag in HOISTED_ZIP_FLAGS and isinstance(value, dict) and "ZipFile" in value:
+            raise ParamError(None, f"ZipFile cannot be provided as part of the {p.flag} argument.  "
+                                   "Please use the '--zip-file' option instead to specify a zip file.")
         if p.flag == "--code-dir" and isinstance(value, str):
             import os
 
@@ -163,15 +170,29 @@ def _check_options(opts: GlobalOptions) -> None:
 
 
 def _decode_token(token: str | None) -> tuple[str | None, int]:
+    """A --starting-token as the AWS CLI reads it: its own base64 JSON, else an old-style
+    `marker___index` token, else the service's own marker passed through unchanged (so a bad
+    token is the service's error to report, as with `aws`)."""
     import base64
+    import binascii
 
     if not token:
         return None, 0
     try:
         data = json.loads(base64.b64decode(token))
-        return data.get("Marker"), int(data.get("boto_truncate_amount", 0))
-    except (ValueError, TypeError, AttributeError):
-        raise ParamError("--starting-token", f"Bad starting token: {token}") from None
+        if isinstance(data, dict):
+            return data.get("Marker"), int(data.get("boto_truncate_amount", 0))
+    except (ValueError, TypeError, binascii.Error):
+        pass
+    parts = token.split("___")
+    index = 0
+    if len(parts) == 2:
+        try:
+            index = int(parts.pop())
+        except ValueError:
+            parts = [token]
+    marker = parts[0]
+    return (None if marker == "None" else marker), index
 
 
 def _encode_token(marker: str | None, skip: int) -> str:
@@ -254,6 +275,8 @@ def execute(cmd: CommandSpec, raw: dict[str, Any], opts: GlobalOptions, outfile:
             _debug(opts, "the server in server.json did not answer; running the command here")
             svc = Service(settings)
             result = _call(svc, cmd, request, opts)
+    except ParamError as exc:
+        return usage_error(str(exc))
     except LambdaError as exc:
         _debug(opts, f"{cmd.operation} failed after {(time.perf_counter() - started) * 1000:.1f} ms: {exc.code}")
         return service_error(exc.code, cmd.operation, exc.message)

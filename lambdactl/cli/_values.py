@@ -242,6 +242,8 @@ def convert(flag: str, type_: Any, raw: str | list[str], *, binary_format: str =
         if fileb_only and not raw.startswith("fileb://"):
             raise ParamError(None, f"{flag} must be a zip file with the fileb:// prefix.\nExample usage:  {flag} fileb://path/to/file.zip")
         loaded = read_file_value(flag, raw)
+        if fileb_only:
+            _check_is_zip(flag, loaded)
         if isinstance(loaded, bytes):
             return loaded
         if binary_format == "base64" and not raw.startswith("file://"):
@@ -259,6 +261,22 @@ def convert(flag: str, type_: Any, raw: str | list[str], *, binary_format: str =
         value = _json(flag, text) if stripped.startswith("{") else parse_shorthand(text, flag)
         return coerce(value, type_, flag)
     return coerce(text, type_, flag)
+
+
+def _check_is_zip(flag: str, content: str | bytes) -> None:
+    """The AWS CLI opens a --zip-file itself and refuses what is no zip archive at all; a zip it
+    can read but Lambda cannot unpack is still the service's to refuse."""
+    import io
+    import zipfile
+
+    data = content if isinstance(content, bytes) else content.encode("utf-8")
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            archive.infolist()
+    except zipfile.BadZipFile:
+        raise ParamError(None, f"{flag} must be a zip file with the fileb:// prefix.\nExample usage:  {flag} fileb://path/to/file.zip") from None
+    except Exception:  # noqa: BLE001 - anything stranger is the service's to report
+        pass
 
 
 def _json(flag: str, text: str) -> Any:

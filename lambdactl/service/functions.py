@@ -329,13 +329,27 @@ def _validate_config(svc: Service, v: Validator, req: dict[str, Any], creating: 
         _check_environment(variables)
     if layers is not None:
         out["Layers"] = _resolve_layers(svc, layers)
-    if "LoggingConfig" in out:
-        lc = out["LoggingConfig"]
-        if lc.get("LogFormat", "Text") == "Text" and ("ApplicationLogLevel" in lc or "SystemLogLevel" in lc):
-            raise invalid(
-                "To set ApplicationLogLevel or SystemLogLevel you must set LogFormat to JSON."
-            )
     return out
+
+
+LOG_LEVEL_KEYS = ("ApplicationLogLevel", "SystemLogLevel")
+LOGGING_ORDER = ("LogFormat", "ApplicationLogLevel", "SystemLogLevel", "LogGroup")
+
+
+def merged_logging(current: dict[str, Any], change: dict[str, Any]) -> dict[str, Any]:
+    """A LoggingConfig after `change`, as Lambda keeps it: log levels exist only with the JSON
+    format, so switching to JSON sets any level not given to INFO and switching to Text drops
+    them; a level given while the result stays Text is refused."""
+    merged = {**current, **change}
+    if merged.get("LogFormat") == "JSON":
+        for key in LOG_LEVEL_KEYS:
+            merged.setdefault(key, "INFO")
+    elif any(key in change for key in LOG_LEVEL_KEYS):
+        raise invalid("To set ApplicationLogLevel or SystemLogLevel you must set LogFormat to JSON.")
+    else:
+        for key in LOG_LEVEL_KEYS:
+            merged.pop(key, None)
+    return {key: merged[key] for key in LOGGING_ORDER if key in merged}
 
 
 def _check_runtime(svc: Service, runtime: str) -> None:
@@ -563,7 +577,7 @@ def create_function(svc: Service, req: dict[str, Any]) -> dict[str, Any]:
     if code_dir is not None:
         stored["_CodeDir"] = code_dir
     if "LoggingConfig" in config:
-        stored["LoggingConfig"].update(config["LoggingConfig"])
+        stored["LoggingConfig"] = merged_logging(stored["LoggingConfig"], config["LoggingConfig"])
 
     from ..registry.db import write_transaction
 
@@ -793,7 +807,7 @@ def update_function_configuration(svc: Service, req: dict[str, Any]) -> dict[str
                 raise invalid(f"Unzipped size must be smaller than {limits.MAX_UNZIPPED_BYTES} bytes")
         for key, value in changes.items():
             if key == "LoggingConfig":
-                stored["LoggingConfig"] = {**stored.get("LoggingConfig", {}), **value}
+                stored["LoggingConfig"] = merged_logging(stored.get("LoggingConfig", {}), value)
             elif key in ("Layers", "DeadLetterConfig", "Environment") and not value:
                 stored.pop(key, None)
             else:
