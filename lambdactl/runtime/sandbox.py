@@ -92,25 +92,31 @@ class SandboxMode:
     version: str | None
     reason: str  # why this mode (what failed, for the fallback)
     tmpfs_size: bool = False
+    disable_userns: bool = False  # bwrap >= 0.8: no nested user namespaces inside
 
 
-def _probe_bwrap(bwrap: str) -> tuple[bool, str, bool]:
-    """Can bwrap create our namespaces here? (ok, detail, supports tmpfs --size)."""
+MODE_FIELDS = ("name", "bwrap", "version", "reason", "tmpfs_size", "disable_userns")
+
+
+def _probe_bwrap(bwrap: str) -> tuple[bool, str, bool, bool]:
+    """Can bwrap create our namespaces here? (ok, detail, supports tmpfs --size, supports
+    --disable-userns)."""
     base = [bwrap, "--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID),
             "--unshare-pid", "--unshare-ipc", "--die-with-parent", "--new-session",
             "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev"]
+    attempts = ((["--disable-userns", "--size", "1048576"], True, True),
+                (["--size", "1048576"], True, False), ([], False, False))
+    failures: list[str] = []
     try:
-        r = subprocess.run(base + ["--size", "1048576", "--tmpfs", "/tmp", "true"],
-                           capture_output=True, text=True, timeout=10, stdin=subprocess.DEVNULL)
-        if r.returncode == 0:
-            return True, "", True
-        r2 = subprocess.run(base + ["--tmpfs", "/tmp", "true"], capture_output=True, text=True,
-                            timeout=10, stdin=subprocess.DEVNULL)
-        if r2.returncode == 0:
-            return True, "", False
-        return False, (r.stderr or r2.stderr).strip(), False
+        for extra, sized, no_userns in attempts:
+            r = subprocess.run(base + extra + ["--tmpfs", "/tmp", "true"], capture_output=True,
+                               text=True, timeout=10, stdin=subprocess.DEVNULL)
+            if r.returncode == 0:
+                return True, "", sized, no_userns
+            failures.append(r.stderr.strip())
+        return False, next((f for f in reversed(failures) if f), ""), False, False
     except (OSError, subprocess.SubprocessError) as e:
-        return False, str(e), False
+        return False, str(e), False, False
 
 
 @functools.lru_cache(maxsize=1)
@@ -130,11 +136,11 @@ def detect_mode() -> SandboxMode:
                                  timeout=10).stdout.strip().removeprefix("bubblewrap ")
     except (OSError, subprocess.SubprocessError):
         version = None
-    ok, detail, sized = _probe_bwrap(bwrap)
+    ok, detail, sized, no_userns = _probe_bwrap(bwrap)
     if not ok:
         return SandboxMode("fallback", None, version,
                            f"bwrap cannot create user namespaces here: {detail}")
-    return SandboxMode("bubblewrap", bwrap, version, "", sized)
+    return SandboxMode("bubblewrap", bwrap, version, "", sized, no_userns)
 
 
 def detect_mode_cached(cache_file: Path | None) -> SandboxMode:
@@ -158,13 +164,13 @@ def detect_mode_cached(cache_file: Path | None) -> SandboxMode:
         entry = json.loads(cache_file.read_text()).get(key)
     except (OSError, ValueError, AttributeError):
         entry = None
-    if isinstance(entry, list) and len(entry) == 5:
+    if isinstance(entry, list) and len(entry) == len(MODE_FIELDS):
         return SandboxMode(*entry)
     mode = detect_mode()
     try:
         cache_file.parent.mkdir(parents=True, exist_ok=True)
         tmp = cache_file.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_text(json.dumps({key: [mode.name, mode.bwrap, mode.version, mode.reason, mode.tmpfs_size]}))
+        tmp.write_text(json.dumps({key: [getattr(mode, name) for name in MODE_FIELDS]}))
         os.replace(tmp, cache_file)
     except OSError:
         pass
@@ -335,6 +341,8 @@ def bwrap_argv(mode: SandboxMode, spec: SandboxSpec, binds: list[str], inner: li
     assert mode.bwrap is not None
     args = [mode.bwrap, "--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID),
             "--unshare-pid", "--unshare-ipc", "--die-with-parent", "--new-session"]
+    if mode.disable_userns:
+        args.append("--disable-userns")
     # No uts/cgroup namespaces: they hide nothing a function could misuse (the hostname, its own
     # cgroup path) and each costs 2-3 ms of every cold start.
     args += _system_binds(spec.cache_dir) + binds
@@ -353,6 +361,10 @@ def bwrap_argv(mode: SandboxMode, spec: SandboxSpec, binds: list[str], inner: li
         args += ["--ro-bind", str(spec.opt_root), OPT_DIR]
     else:
         args += ["--dir", OPT_DIR]
+    # Lambda's file system is read-only but for /tmp. bwrap's root and /dev are tmpfs mounts of
+    # their own, so left writable they would hold files outside both the /tmp size and the
+    # memory limit (/dev/shm included, which Lambda does not offer); device nodes still work.
+    args += ["--remount-ro", "/", "--remount-ro", "/dev"]
     if block_fd is not None:
         args += ["--block-fd", str(block_fd)]
     args += ["--chdir", TASK_DIR, "--"]

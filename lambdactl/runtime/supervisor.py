@@ -19,7 +19,6 @@ import struct
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 from lambdactl.runtime.sandbox import Launched
 
@@ -311,8 +310,11 @@ class Supervisor:
         if rss is None:
             pids = self.tree()
             if self.bwrap:
-                # bwrap's own two processes are our machinery, not the function's memory.
-                pids = [p for p in pids if p != self.pid and not _is_bwrap(p)]
+                # bwrap's own two processes (the one we started and its namespace child) are
+                # our machinery, not the function's memory. Known by what they run and where
+                # they sit: a function can give any process the name "bwrap".
+                ours = {self.pid, *(c for c in _children(self.pid) if _runs(c, self.proc.args[0]))}
+                pids = [p for p in pids if p not in ours]
             rss = _rss_bytes(pids[0]) if len(pids) == 1 else sum(_pss_bytes(p) for p in pids)
         if rss > self.peak_rss_bytes:
             self.peak_rss_bytes = rss
@@ -409,8 +411,10 @@ class Supervisor:
         self.launched.cleanup_files()
 
 
-def _is_bwrap(pid: int) -> bool:
+def _runs(pid: int, executable: str) -> bool:
+    """Whether process `pid` runs the program file `executable` (same file, not same name)."""
     try:
-        return Path(f"/proc/{pid}/comm").read_bytes().strip() == b"bwrap"
+        mine, theirs = os.stat(executable), os.stat(f"/proc/{pid}/exe")
     except OSError:
         return False
+    return (mine.st_dev, mine.st_ino) == (theirs.st_dev, theirs.st_ino)

@@ -128,6 +128,35 @@ def sysctl_write(event, context):
             out[p] = errno.errorcode[e.errno]
     return out
 
+def write_outside_tmp(event, context):
+    out = {}
+    for p in ("/dev/shm/x", "/var/x", "/opt/x", "/x", "/tmp/x"):
+        try:
+            with open(p, "w") as f:
+                f.write("x")
+            out[p] = "written"
+        except OSError as e:
+            out[p] = errno.errorcode[e.errno]
+    with open("/dev/null", "w") as f:  # device nodes still work on the read-only /dev
+        f.write("x")
+    try:
+        os.unshare(os.CLONE_NEWUSER)
+        out["userns"] = "created"
+    except OSError as e:
+        out["userns"] = errno.errorcode[e.errno]
+    return out
+
+def renamed_hog(event, context):
+    # A child naming itself like the sandbox's own machinery must still be counted.
+    code = ("import ctypes, time\n"
+            "ctypes.CDLL(None).prctl(15, b'bwrap', 0, 0, 0)\n"
+            "hog = bytearray(300 * 1024 * 1024)\n"
+            "for i in range(0, len(hog), 4096): hog[i] = 1\n"
+            "time.sleep(30)\n")
+    child = subprocess.Popen([sys.executable, "-c", code])
+    child.wait()
+    return "survived"
+
 def write_code(event, context):
     out = {}
     for p in ("/var/task/new.py", "/var/task/app.py", os.environ["LAMBDA_TASK_ROOT"] + "/x"):
@@ -310,3 +339,24 @@ def test_sysctls_are_read_only(make_env, bwrap_only):
     env = make_env(FILES, handler="app.sysctl_write")
     seen = json.loads(env.invoke(b"{}").payload)
     assert set(seen.values()) <= {"EROFS", "EACCES"}, seen
+
+
+def test_nothing_but_tmp_is_writable(make_env, bwrap_only):
+    # Files on bwrap's own root or /dev would sit outside both the /tmp size and the memory
+    # limit; Lambda has no /dev/shm and a read-only file system but for /tmp.
+    env = make_env(FILES, handler="app.write_outside_tmp")
+    seen = json.loads(env.invoke(b"{}").payload)
+    for p in ("/dev/shm/x", "/var/x", "/opt/x", "/x"):
+        assert seen[p] in ("EROFS", "ENOENT"), (p, seen)
+    assert seen["/tmp/x"] == "written"
+    if env.mode.disable_userns:
+        assert seen["userns"] != "created", seen
+
+
+def test_memory_of_a_process_renamed_bwrap_is_counted(make_env, monkeypatch):
+    # Without a memory cgroup the sampler sums the tree itself and leaves out bwrap's own
+    # processes: by what they run, not by a name any process can give itself.
+    monkeypatch.setenv("LAMBDACTL_NO_CGROUP", "1")
+    env = make_env(FILES, handler="app.renamed_hog", memory_mb=128, timeout_s=20)
+    out = env.invoke(b"{}")
+    assert out.status == "oom", out
