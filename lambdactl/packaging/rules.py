@@ -876,7 +876,7 @@ def _secret_texts(ctx: LintContext) -> list[tuple[Archive, ZipEntry, bytes]]:
             if not keyish:
                 if "node_modules" in parts or "site-packages" in parts:
                     continue
-                if parts and parts[0].lower() in deps or parts[0].endswith(".dist-info"):
+                if parts and (parts[0].lower() in deps or parts[0].endswith(".dist-info")):
                     continue
                 if not (name.endswith(_TEXT_SUFFIXES) or "." not in base or base.startswith(".env")):
                     continue

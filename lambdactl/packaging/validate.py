@@ -41,6 +41,11 @@ def _unzip_error(detail: str | None = None) -> LambdaError:
     return invalid(UNZIP_MESSAGE if detail is None else f"{UNZIP_MESSAGE} ({detail})")
 
 
+NAME_MAX_BYTES = 255  # one path component on Linux file systems
+PATH_MAX_BYTES = 4095  # a whole path, and a symbolic link's target
+SYMLINK_HOPS = 40  # as the kernel's path walk: more is ELOOP
+
+
 def unsafe_reason(entry: ZipEntry, target: str | None = None) -> str | None:
     """Why extracting this entry could write or point outside the target directory, if it could."""
     name = entry.name
@@ -57,6 +62,116 @@ def unsafe_reason(entry: ZipEntry, target: str | None = None) -> str | None:
         if resolved == ".." or resolved.startswith("../"):
             return f"symbolic link {name!r} points outside the package"
     return None
+
+
+def _fs_bytes(text: str) -> int:
+    return len(text.encode("utf-8", "surrogateescape"))
+
+
+@dataclass
+class PlannedEntry:
+    """One entry as it will exist on disk: its path components below the root and its kind."""
+
+    parts: tuple[str, ...]
+    entry: ZipEntry
+    kind: str  # 'dir' | 'file' | 'link'
+    target: str | None = None
+
+
+def plan_tree(data: bytes | memoryview | mmap.mmap, result: ZipScan) -> list[PlannedEntry]:
+    """The package's tree as extraction will make it, or the reason it cannot be made safely.
+
+    Both the upload check and the extractor go through here, so a zip accepted at upload is
+    one the extractor can unpack: names are taken apart as the file system will (`./a` and
+    `a//b` are `a` and `a/b`), every path must be creatable (component and path lengths,
+    no file where a directory must go, nothing written through a symbolic link), and every
+    link is resolved against the whole tree (links through links included) and must stay in it.
+    """
+    nodes: dict[tuple[str, ...], PlannedEntry] = {}
+    planned: list[PlannedEntry] = []
+    for entry in result.entries:
+        if entry.encrypted or entry.method not in (zipscan.STORED, zipscan.DEFLATED):
+            raise _unzip_error(f"entry {entry.name!r} is encrypted or uses an unsupported method")
+        reason = unsafe_reason(entry)
+        if reason:
+            raise _unzip_error(reason)
+        parts = tuple(p for p in entry.name.split("/") if p not in ("", "."))
+        if not parts:
+            if entry.is_dir:
+                continue  # "./": the root itself
+            raise _unzip_error(f"entry {entry.name!r} has no file name")
+        if any(_fs_bytes(p) > NAME_MAX_BYTES for p in parts):
+            raise _unzip_error(f"entry {entry.name!r} has a name longer than {NAME_MAX_BYTES} bytes")
+        if _fs_bytes("/".join(parts)) > PATH_MAX_BYTES:
+            raise _unzip_error(f"entry {entry.name!r} has a path longer than {PATH_MAX_BYTES} bytes")
+        kind = "dir" if entry.is_dir else "link" if entry.is_symlink else "file"
+        target = None
+        if kind == "link":
+            if entry.size > PATH_MAX_BYTES:
+                raise _unzip_error(f"symbolic link {entry.name!r} has a target longer than {PATH_MAX_BYTES} bytes")
+            try:
+                target = zipscan.read_entry(data, entry).decode("utf-8", "surrogateescape")
+            except CorruptZipError as exc:
+                raise _unzip_error() from exc
+            reason = unsafe_reason(entry, target)
+            if reason:
+                raise _unzip_error(reason)
+            if not target:
+                raise _unzip_error(f"symbolic link {entry.name!r} has an empty target")
+        for depth in range(1, len(parts)):
+            above = nodes.get(parts[:depth])
+            if above is None:
+                nodes[parts[:depth]] = PlannedEntry(parts[:depth], entry, "dir")
+            elif above.kind == "link":
+                raise _unzip_error(f"entry {entry.name!r} would be written through a link")
+            elif above.kind == "file":
+                raise _unzip_error(f"entry {entry.name!r} collides with another entry")
+        node = PlannedEntry(parts, entry, kind, target)
+        existing = nodes.get(parts)
+        if existing is not None and not (existing.kind == "dir" and kind == "dir"):
+            raise _unzip_error(f"entry {entry.name!r} appears twice")
+        nodes[parts] = node
+        planned.append(node)
+    for node in planned:
+        if node.kind == "link" and _link_escapes(nodes, node):
+            raise _unzip_error(f"symbolic link {'/'.join(node.parts)!r} points outside the package")
+    return planned
+
+
+def _link_escapes(nodes: dict[tuple[str, ...], PlannedEntry], link: PlannedEntry) -> bool:
+    """Whether following `link` in the finished tree can leave it (or loops without end)."""
+    hops = 0
+
+    def walk(base: list[str], target: str) -> list[str] | None:
+        nonlocal hops
+        path = list(base)
+        pieces = [p for p in target.split("/") if p not in ("", ".")]
+        for i, piece in enumerate(pieces):
+            if piece == "..":
+                if not path:
+                    return None
+                path.pop()
+                continue
+            path.append(piece)
+            node = nodes.get(tuple(path))
+            if node is None:
+                # Dangling from here on: the rest cannot pass through a link of ours.
+                rest = posixpath.normpath("/".join(path + pieces[i + 1:]))
+                return None if rest == ".." or rest.startswith("../") else path
+            if node.kind == "link":
+                hops += 1
+                if hops > SYMLINK_HOPS:
+                    return None
+                assert node.target is not None
+                resolved = walk(path[:-1], node.target)
+                if resolved is None:
+                    return None
+                path = resolved
+            elif node.kind == "file" and i < len(pieces) - 1:
+                return path  # ENOTDIR when followed: goes nowhere
+        return path
+
+    return walk(list(link.parts[:-1]), link.target or "") is None
 
 
 def _scan_or_refuse(buf: bytes | memoryview) -> ZipScan:
@@ -84,26 +199,14 @@ def check_code_zip(data: bytes, *, extra_unzipped_bytes: int = 0) -> ZipFacts:
     declared = result.unzipped_size + extra_unzipped_bytes
     if declared >= MAX_UNZIPPED_BYTES:
         raise invalid(f"Unzipped size must be smaller than {MAX_UNZIPPED_BYTES} bytes")
-    seen: set[str] = set()
-    for entry in result.entries:
-        if entry.encrypted or entry.method not in (zipscan.STORED, zipscan.DEFLATED):
-            raise _unzip_error(f"entry {entry.name!r} is encrypted or uses an unsupported method")
-        key = entry.name.rstrip("/")
-        if key in seen:
-            raise _unzip_error(f"entry {entry.name!r} appears twice")
-        seen.add(key)
-        target = None
-        try:
-            if entry.is_symlink:
-                target = zipscan.read_entry(data, entry).decode("utf-8", "surrogateescape")
-            else:
-                for _ in zipscan.iter_entry(data, entry):
+    planned = plan_tree(data, result)
+    for node in planned:
+        if node.kind == "file":
+            try:
+                for _ in zipscan.iter_entry(data, node.entry):
                     pass
-        except CorruptZipError as exc:
-            raise _unzip_error() from exc
-        reason = unsafe_reason(entry, target)
-        if reason:
-            raise _unzip_error(reason)
+            except CorruptZipError as exc:
+                raise _unzip_error() from exc
     digest = base64.b64encode(hashlib.sha256(data).digest()).decode("ascii")
     return ZipFacts(digest, len(data), result.unzipped_size)
 
@@ -146,53 +249,42 @@ def _extract(data: bytes | mmap.mmap, root: str, max_unzipped_bytes: int) -> int
     result = _scan_or_refuse(data)
     if result.unzipped_size >= max_unzipped_bytes:
         raise invalid(f"Unzipped size must be smaller than {max_unzipped_bytes} bytes")
-    links: list[tuple[str, str]] = []
-    names: set[str] = set()
+    planned = plan_tree(data, result)
     nofollow = getattr(os, "O_NOFOLLOW", 0)
-    for entry in result.entries:
-        # A backslash is an ordinary character on Linux (Lambda keeps `a\b.py` as one name),
-        # and `..` / drive prefixes are refused whichever separator they use.
-        reason = unsafe_reason(entry)
-        if reason:
-            raise _unzip_error(reason)
-        rel = entry.name.rstrip("/")
-        if rel in names:
-            raise _unzip_error(f"entry {entry.name!r} appears twice")
-        names.add(rel)
-        path = os.path.join(root, *rel.split("/"))
+    # The plan admits no path through a link, and links are made last: directories and files
+    # are written into a tree that holds none yet, created exclusively and never followed.
+    dir_modes: dict[str, int] = {}
+    for node in planned:
+        path = os.path.join(root, *node.parts)
         try:
-            if entry.is_dir:
+            if node.kind == "dir":
                 os.makedirs(path, exist_ok=True)
+                if node.entry.has_unix_mode:
+                    dir_modes[path] = (node.entry.mode & 0o777) | 0o700
                 continue
-            parent = os.path.dirname(path)
-            os.makedirs(parent, exist_ok=True)
-            if os.path.realpath(parent) != parent:
-                raise _unzip_error(f"entry {entry.name!r} would be written through a link")
-            if entry.is_symlink:
-                links.append((path, zipscan.read_entry(data, entry).decode("utf-8", "surrogateescape")))
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            if node.kind == "link":
                 continue
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | nofollow, _file_mode(entry))
+            mode = _file_mode(node.entry)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | nofollow, 0o600)
             with os.fdopen(fd, "wb") as out:
-                for chunk in zipscan.iter_entry(data, entry):
+                for chunk in zipscan.iter_entry(data, node.entry):
                     out.write(chunk)
-            os.chmod(path, _file_mode(entry))
+            os.chmod(path, mode)
         except CorruptZipError as exc:
             raise _unzip_error() from exc
         except FileExistsError as exc:
-            raise _unzip_error(f"entry {entry.name!r} collides with another entry") from exc
-    for path, target in links:
-        try:
-            os.symlink(target, path)
-        except FileExistsError as exc:
-            rel = os.path.relpath(path, root)
-            raise _unzip_error(f"symbolic link {rel!r} collides with another entry") from exc
-    for path, _ in links:
-        real = os.path.realpath(path)
-        if real != root and not real.startswith(root + os.sep):
-            raise _unzip_error(f"symbolic link {os.path.relpath(path, root)!r} points outside the package")
+            raise _unzip_error(f"entry {node.entry.name!r} collides with another entry") from exc
+    for node in planned:
+        if node.kind == "link":
+            assert node.target is not None
+            os.symlink(node.target, os.path.join(root, *node.parts))
+    # Directories keep the package's permission bits too (the owner may always write, to clean
+    # up); those the zip does not list are 0755 whatever the umask.
     for dirpath, _dirs, _files in os.walk(root):
-        if dirpath != root and stat.S_IMODE(os.stat(dirpath).st_mode) != 0o755:
-            os.chmod(dirpath, 0o755)
+        mode = dir_modes.get(dirpath, 0o755)
+        if dirpath != root and stat.S_IMODE(os.stat(dirpath).st_mode) != mode:
+            os.chmod(dirpath, mode)
     return len(result.entries)
 
 

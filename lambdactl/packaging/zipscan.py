@@ -258,10 +258,18 @@ def iter_entry(buf: bytes | memoryview, entry: ZipEntry, *, max_bytes: int | Non
     produced = 0
     budget = entry.size + 1 if max_bytes is None else max_bytes
     pos = start
+    def inflate(data: bytes) -> bytes:
+        # At most a chunk at a time, whatever the entry declares: memory stays bounded.
+        assert inflater is not None
+        try:
+            return inflater.decompress(data, min(budget - produced, READ_CHUNK_BYTES))
+        except zlib.error as exc:
+            raise CorruptZipError(f"{entry.name}: bad compressed data ({exc})") from None
+
     while pos < end and produced < budget:
         raw = bytes(buf[pos:min(end, pos + READ_CHUNK_BYTES)])
         pos += len(raw)
-        chunk = raw if inflater is None else inflater.decompress(raw, budget - produced)
+        chunk = raw if inflater is None else inflate(raw)
         while True:
             if chunk:
                 chunk = chunk[:budget - produced]
@@ -270,11 +278,14 @@ def iter_entry(buf: bytes | memoryview, entry: ZipEntry, *, max_bytes: int | Non
                 yield chunk
             if inflater is None or produced >= budget or not inflater.unconsumed_tail:
                 break
-            chunk = inflater.decompress(inflater.unconsumed_tail, budget - produced)
+            chunk = inflate(inflater.unconsumed_tail)
     if max_bytes is not None:
         return
     if inflater is not None and produced <= entry.size:
-        tail = inflater.flush()
+        try:
+            tail = inflater.flush()
+        except zlib.error as exc:
+            raise CorruptZipError(f"{entry.name}: bad compressed data ({exc})") from None
         produced += len(tail)
         crc = zlib.crc32(tail, crc)
         if not inflater.eof:

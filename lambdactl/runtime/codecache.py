@@ -15,14 +15,10 @@ import os
 import re
 import stat
 from collections.abc import Sequence
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from lambdactl.errors import LambdaError
 from lambdactl.limits import MAX_UNZIPPED_BYTES
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    import zipfile
 
 HEX_RE = re.compile(r"[0-9a-f]{64}")
 COPY_CHUNK_BYTES = 1024 * 1024
@@ -32,37 +28,27 @@ def _bad_zip(message: str) -> LambdaError:
     return LambdaError("InvalidZipFileException", message, 502)
 
 
-def _safe_parts(name: str) -> tuple[str, ...]:
-    """The path components of a zip member, or an error if it could land outside the root."""
-    if "\0" in name:
-        raise _bad_zip(f"Zip entry name contains a NUL byte: {name!r}")
-    p = PurePosixPath(name)
-    if p.is_absolute() or re.match(r"^[A-Za-z]:", name):
-        raise _bad_zip(f"Zip entry has an absolute path: {name!r}")
-    parts = tuple(x for x in p.parts if x not in ("", "."))
-    if ".." in parts:
-        raise _bad_zip(f"Zip entry escapes the extraction directory: {name!r}")
-    return parts
-
-
-def _inside(root: Path, path: Path) -> bool:
-    real_root = os.path.realpath(root)
-    real = os.path.realpath(path)
-    return real == real_root or real.startswith(real_root + os.sep)
-
-
 def _make_read_only(root: Path) -> None:
-    """Files 0444 (0555 when executable), directories 0555, bottom-up."""
+    """Nothing writable, and each file's and directory's access as its "other" bits say.
+
+    Lambda runs code as a user who owns none of it, so the package's world bits decide what
+    the function may read and run (a 0600 module is "Permission denied" there). Those bits are
+    given to owner, group and other alike, so every sandbox mode sees the same.
+    """
+    def shown(st_mode: int) -> int:
+        return (0o444 if st_mode & 0o004 else 0) | (0o111 if st_mode & 0o001 else 0)
+
     for dirpath, dirnames, filenames in os.walk(root, topdown=False):
         for f in filenames:
             p = os.path.join(dirpath, f)
             st = os.lstat(p)
             if stat.S_ISREG(st.st_mode):
-                os.chmod(p, 0o555 if st.st_mode & 0o111 else 0o444)
+                os.chmod(p, shown(st.st_mode))
         for d in dirnames:
             p = os.path.join(dirpath, d)
-            if not os.path.islink(p):
-                os.chmod(p, 0o555)
+            st = os.lstat(p)
+            if stat.S_ISDIR(st.st_mode):
+                os.chmod(p, shown(st.st_mode))
     os.chmod(root, 0o555)
 
 
@@ -83,40 +69,24 @@ def remove_tree(path: Path) -> None:
         shutil.rmtree(path, onerror=onerror)
 
 
-def _extract_into(zf: zipfile.ZipFile, root: Path, max_bytes: int) -> None:
-    total = 0
-    for info in zf.infolist():
-        parts = _safe_parts(info.filename)
-        if not parts:
-            continue
-        dest = root.joinpath(*parts)
-        mode = info.external_attr >> 16
-        if not _inside(root, dest.parent):
-            raise _bad_zip(f"Zip entry is written through a link out of the tree: "
-                           f"{info.filename!r}")
-        if info.is_dir() or stat.S_ISDIR(mode):
-            dest.mkdir(parents=True, exist_ok=True)
-            continue
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        if stat.S_ISLNK(mode):
-            target = zf.read(info).decode("utf-8", "surrogateescape")
-            if os.path.isabs(target) or not _inside(root, dest.parent / target):
-                raise _bad_zip(f"Zip entry {info.filename!r} is a symlink out of the tree: "
-                               f"{target!r}")
-            with contextlib.suppress(FileNotFoundError):
-                dest.unlink()
-            os.symlink(target, dest)
-            continue
-        fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
-        with os.fdopen(fd, "wb") as out, zf.open(info) as src:
-            while chunk := src.read(COPY_CHUNK_BYTES):
-                total += len(chunk)  # count real bytes: a zip bomb lies in its headers
-                if total > max_bytes:
-                    raise LambdaError("InvalidParameterValueException",
-                                      f"Unzipped size must be smaller than {max_bytes} bytes")
-                out.write(chunk)
-        if mode & 0o111:
-            os.chmod(dest, 0o755)
+ABANDONED_AFTER_S = 3600.0
+
+
+def _sweep_abandoned(cache_dir: Path, sha256_hex: str) -> None:
+    """Remove half-built trees of this digest that a killed process left (an hour old: no
+    live extraction takes that long)."""
+    import time
+
+    prefix = f".{sha256_hex[:16]}-"
+    try:
+        names = [n for n in os.listdir(cache_dir) if n.startswith(prefix)]
+    except OSError:
+        return
+    for name in names:
+        path = cache_dir / name
+        with contextlib.suppress(OSError):
+            if time.time() - path.lstat().st_mtime > ABANDONED_AFTER_S:
+                remove_tree(path)
 
 
 def _publish(tmp: Path, target: Path) -> Path:
@@ -140,16 +110,18 @@ def ensure_extracted(cache_dir: Path, sha256_hex: str, zip_path: Path,
     if target.is_dir():
         return target
     cache_dir.mkdir(parents=True, exist_ok=True)
-    import tempfile  # these three only when a tree is built, not on every lookup
-    import zipfile
+    import tempfile  # these only when a tree is built, not on every lookup
 
+    from lambdactl.packaging.validate import safe_extract
+
+    _sweep_abandoned(cache_dir, sha256_hex)
     tmp = Path(tempfile.mkdtemp(prefix=f".{sha256_hex[:16]}-", dir=cache_dir))
     try:
         try:
-            with zipfile.ZipFile(zip_path) as zf:
-                _extract_into(zf, tmp, max_bytes)
-        except zipfile.BadZipFile as e:
-            raise _bad_zip(f"Could not unzip uploaded file: {e}") from e
+            # The extractor the upload check shares its rules with: code accepted then unpacks.
+            safe_extract(zip_path, tmp, max_unzipped_bytes=max_bytes)
+        except LambdaError as e:
+            raise _bad_zip(e.message) from e
         _make_read_only(tmp)
     except BaseException:
         remove_tree(tmp)

@@ -9,7 +9,7 @@ import random
 from pathlib import Path
 
 import pytest
-from zipkit import D, F, L, make_zip, overlapping_zip, write
+from zipkit import D, E, F, L, make_zip, overlapping_zip, write
 
 from lambdactl.errors import LambdaError
 from lambdactl.packaging.validate import UNZIP_MESSAGE, check_code_zip, safe_extract
@@ -94,7 +94,10 @@ def test_extracts_content_modes_and_links(tmp_path: Path) -> None:
     assert os.stat(dest / "bin" / "tool").st_mode & 0o777 == 0o755
     assert os.stat(dest / "secret.txt").st_mode & 0o777 == 0o600
     assert os.readlink(dest / "bin" / "alias") == "tool"
-    assert os.stat(dest / "lib").st_mode & 0o777 == 0o755
+    # Directories keep their bits too (as Lambda, where a 0700 directory is unreadable to the
+    # function); ones the zip does not list are 0755.
+    assert os.stat(dest / "lib").st_mode & 0o777 == 0o700
+    assert os.stat(dest / "bin").st_mode & 0o777 == 0o755
 
 
 @pytest.mark.parametrize("entries", [
@@ -143,3 +146,69 @@ def test_backslash_names_extract_as_one_file_like_lambda(tmp_path: Path) -> None
     dest.mkdir()
     assert safe_extract(write(tmp_path / "c.zip", data), dest) == 1
     assert [p.name for p in dest.iterdir()] == ["src\\app.py"]
+
+
+# ------------------------------------------- what the upload check and the extractor agree on
+
+
+def _deep_link(n: int) -> bytes:
+    return b"/".join([b"a"] * n)
+
+
+ACCEPTED_THEN_UNUSABLE = {
+    # Each was once accepted at upload and then failed (or hung) every invocation.
+    "huge-link-target": [F("app.py", APP), E("l", _deep_link(2_000_000), 0o120777)],
+    "long-link-target": [F("app.py", APP), E("l", _deep_link(4096), 0o120777)],
+    "long-component": [F("app.py", APP), F("x" * 256 + ".py", "x")],
+    "long-path": [F("app.py", APP), F("/".join(["d" * 200] * 21) + "/x.py", "x")],
+    "file-then-child": [F("app.py", APP), F("a", "x"), F("a/b.py", "x")],
+    "child-then-file": [F("app.py", APP), F("a/b.py", "x"), F("a", "x")],
+    "dangling-link-then-file": [F("app.py", APP), L("d", "sub"), F("d/x.py", "x"), D("sub")],
+    "link-chain-escape": [F("app.py", APP), L("l", "m/" * 40 + "../" * 41), L("m", ".")],
+    "link-loop": [F("app.py", APP), L("a", "b/x"), L("b", "a/x")],
+    "dot-slash-duplicate": [F("app.py", APP), F("./app.py", "X = 2\n")],
+    "double-slash-duplicate": [F("app.py", APP), F("a/b.py", "x"), F("a//b.py", "y")],
+    "bad-deflate-stream": [F("app.py", APP), F("x.bin", b"\xff" * 64, method=8)],
+}
+
+
+def _corrupt_deflate(data: bytes) -> bytes:
+    # The entry's compressed bytes replaced by garbage of the same length (CRC and sizes stay).
+    at = data.index(b"x.bin") + len(b"x.bin")
+    end = data.index(b"PK\x01\x02")
+    return data[:at] + b"\xff" * (end - at) + data[end:]
+
+
+@pytest.mark.parametrize("case", sorted(ACCEPTED_THEN_UNUSABLE))
+def test_upload_check_refuses_what_extraction_cannot_make(tmp_path: Path, case: str) -> None:
+    data = make_zip(ACCEPTED_THEN_UNUSABLE[case])
+    if case == "bad-deflate-stream":
+        data = _corrupt_deflate(data)
+    with pytest.raises(LambdaError) as info:
+        check_code_zip(data)
+    assert (info.value.code, info.value.message.split(" (")[0]) == ("InvalidParameterValueException", UNZIP_MESSAGE)
+    dest = tmp_path / "out"
+    dest.mkdir()
+    with pytest.raises(LambdaError):
+        safe_extract(write(tmp_path / "c.zip", data), dest)
+    # The linter reads it too, without crashing.
+    from lambdactl.packaging.lint import lint_zip
+
+    lint_zip(tmp_path / "c.zip", runtime="python3.12", handler="app.handler")
+
+
+def test_links_inside_the_package_are_kept(tmp_path: Path) -> None:
+    data = make_zip([F("app.py", APP), D("lib"), F("lib/real.py", "X = 1\n"), L("lib/alias.py", "real.py"),
+                     L("top", "lib"), L("via", "top/real.py"), L("dangling", "missing/file")])
+    check_code_zip(data)
+    dest = tmp_path / "out"
+    dest.mkdir()
+    safe_extract(write(tmp_path / "c.zip", data), dest)
+    assert (dest / "via").read_text() == "X = 1\n" and os.readlink(dest / "dangling") == "missing/file"
+
+
+def test_lint_survives_an_entry_without_a_name(tmp_path: Path) -> None:
+    from lambdactl.packaging.lint import lint_zip
+
+    z = write(tmp_path / "c.zip", make_zip([F("app.py", APP), F("", "x")]))
+    lint_zip(z, runtime="python3.12", handler="app.handler")

@@ -14,6 +14,7 @@ import pytest
 from _engine_helpers import build_zip
 
 from lambdactl.errors import LambdaError
+from lambdactl.packaging.validate import check_code_zip
 from lambdactl.runtime.codecache import ensure_extracted, merge_layers
 
 
@@ -65,20 +66,36 @@ def test_rejects_paths_outside(tmp_path, name):
 @pytest.mark.parametrize("target", [b"/etc/passwd", b"../../outside", b"sub/../../x"])
 def test_rejects_escaping_symlinks(tmp_path, target):
     digest, z = put(tmp_path, raw_zip([("link", target, stat.S_IFLNK | 0o777)]))
-    with pytest.raises(LambdaError, match="symlink"):
+    with pytest.raises(LambdaError, match="symbolic link"):
         ensure_extracted(tmp_path / "cache", digest, z)
 
 
 def test_rejects_writing_through_a_symlink(tmp_path):
+    # Even through a link that stays inside: the upload check refuses it too, so code that
+    # was accepted always unpacks.
     outside = tmp_path / "outside"
     outside.mkdir()
     data = raw_zip([("sub/", b"", stat.S_IFDIR | 0o755),
                     ("lnk", b"sub", stat.S_IFLNK | 0o777),
                     ("lnk/ok.txt", b"inside", stat.S_IFREG | 0o644)])
     digest, z = put(tmp_path, data)
-    root = ensure_extracted(tmp_path / "cache", digest, z)
-    assert os.readlink(root / "lnk") == "sub" and (root / "sub/ok.txt").read_text() == "inside"
-    assert list(outside.iterdir()) == []
+    with pytest.raises(LambdaError, match="written through a link") as e:
+        ensure_extracted(tmp_path / "cache", digest, z)
+    assert e.value.code == "InvalidZipFileException"
+    with pytest.raises(LambdaError, match="written through a link"):
+        check_code_zip(data)
+    assert list(outside.iterdir()) == [] and list((tmp_path / "cache").iterdir()) == []
+
+
+def test_abandoned_half_built_trees_are_swept(tmp_path):
+    digest, z = put(tmp_path, build_zip({"app.py": "x=1\n"}))
+    cache = tmp_path / "cache"
+    old, recent = cache / f".{digest[:16]}-killed", cache / f".{digest[:16]}-building"
+    for d in (old, recent):
+        (d / "pkg").mkdir(parents=True)
+    os.utime(old, (0, 0))
+    ensure_extracted(cache, digest, z)
+    assert sorted(p.name for p in cache.iterdir()) == sorted([digest, recent.name])
 
 
 def test_zip_bomb_is_refused_by_real_size(tmp_path):

@@ -176,6 +176,17 @@ def test_marshal_error_and_decimal(make_env):
     assert env.invoke(b"{}").payload == b"1.5"
 
 
+def test_results_too_deep_to_encode_are_marshal_errors_not_crashes(make_env):
+    env = make_env({"app.py": "def handler(e, c):\n"
+                              "    deep = []\n"
+                              "    for _ in range(100000):\n"
+                              "        deep = [deep]\n"
+                              "    return deep\n"})
+    out = env.invoke(b"{}")
+    assert out.error_type == "Runtime.MarshalError", out
+    assert out.environment_reusable and env.invoke(b"{}").error_type == "Runtime.MarshalError"
+
+
 def test_logging_format_and_print_order(make_env):
     env = make_env({"app.py": "import logging, sys\nlogging.getLogger().setLevel(logging.INFO)\n"
                               "def handler(e, c):\n    print('one')\n"

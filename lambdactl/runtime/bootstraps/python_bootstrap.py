@@ -371,7 +371,7 @@ def main():
             continue
         try:
             body = dumps(result).encode()
-        except (TypeError, ValueError) as e:
+        except Exception as e:  # noqa: BLE001 - too deep (RecursionError), a failing default, ...
             _finish_error(client, rid, "Runtime.MarshalError",
                           f"Unable to marshal response: {e}", [])
             continue
