@@ -294,6 +294,45 @@ def test_ctrl_c_exits_130(home: Path) -> None:
     assert proc.returncode == 130
 
 
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)],
+                         ids=["SIGINT", "SIGTERM", "SIGHUP"])
+def test_an_interrupted_invoke_leaves_no_process(home: Path, tmp_path: Path, sig: int, code: int) -> None:
+    # The weaker sandbox has no bwrap dying with its parent: the CLI itself must clean up.
+    app = ("import subprocess, sys, time\n"
+           "def handler(e, c):\n"
+           "    subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'], start_new_session=True)\n"
+           "    print('started', flush=True)\n"
+           "    time.sleep(60)\n")
+    zip_path = tmp_path / "slow.zip"
+    zip_path.write_bytes(make_zip({"app.py": app}))
+    name = f"slow-{os.urandom(4).hex()}"  # what marks this test's processes, and no others
+    assert run_cli(*create_args(name, zip_path, "--timeout", "120"), home=home).code == 0
+    env = {**os.environ, "LAMBDACTL_HOME": str(home), "LAMBDACTL_SANDBOX": "fallback", "LAMBDACTL_DIRECT": "1"}
+    proc = subprocess.Popen([console_script(), "invoke", "--function-name", name, str(tmp_path / "out.json")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+
+    def sandbox_pids() -> list[int]:
+        marker = f"AWS_LAMBDA_FUNCTION_NAME={name}\0".encode()
+        found = []
+        for pid in os.listdir("/proc"):
+            try:
+                if pid.isdigit() and marker in Path(f"/proc/{pid}/environ").read_bytes():
+                    found.append(int(pid))
+            except OSError:
+                pass
+        return found
+
+    deadline = time.monotonic() + 20
+    while len(sandbox_pids()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(sandbox_pids()) >= 2, "the function never started"
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=20)
+    assert proc.returncode == code, err
+    assert b"Traceback" not in err and b"ServiceException" not in err, err
+    assert sandbox_pids() == []
+
+
 def test_whole_listing_from_stored_text_matches_the_parsed_output(home: Path, zip_path: Path) -> None:
     """`list-functions` printed as JSON joins each version's stored listing text; the result
     must be byte for byte what parsing the rows and rendering them prints (forced here by a

@@ -7,6 +7,28 @@ import sys
 from ._errors import ExitStatus
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP: unwound like Ctrl-C, so a sandbox or a transaction in progress is
+    cleaned up instead of left behind by the default action (an immediate exit)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_terminated(signum: int, _frame: object) -> None:
+    raise Terminated(signum)
+
+
+def _terminate_like_interrupt() -> None:
+    import signal
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        # Only where nobody chose otherwise (nohup, a parent ignoring them; serve sets its own).
+        if signal.getsignal(sig) is signal.SIG_DFL:
+            signal.signal(sig, _raise_terminated)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else list(argv)
     # A lone surrogate (from a non-UTF-8 argument or a "\ud800" escape in JSON input) can reach
@@ -15,12 +37,15 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
     except (AttributeError, ValueError):
         pass
+    _terminate_like_interrupt()
     try:
         from .fast import run_fast
 
         code = run_fast(args)
         if code is None:
             code = run_typer(args)
+    except Terminated as exc:
+        code = 128 + exc.signum
     except KeyboardInterrupt:
         sys.stderr.write("\n")
         code = ExitStatus.INTERRUPTED

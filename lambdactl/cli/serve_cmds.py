@@ -104,6 +104,8 @@ def register(app: typer.Typer) -> None:
 
         signal.signal(signal.SIGTERM, _stop)
         signal.signal(signal.SIGINT, _stop)
+        if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:  # nohup keeps it ignored
+            signal.signal(signal.SIGHUP, _stop)
         server.start()
         typer.echo(json.dumps({"url": server.url, "pid": os.getpid(), "home": str(settings.home)}))
         sys.stdout.flush()

@@ -243,9 +243,7 @@ class ExecutionEnvironment:
             if self.api.init_done.is_set():
                 break
             if self.supervisor.exited.is_set():
-                self._init_failure = _InitFailure(
-                    "Runtime.ExitError", None,
-                    self.supervisor.exit_reason())
+                self._init_failure = self._exit_during_init()
                 break
             remaining = deadline - time.perf_counter()
             if remaining <= 0:
@@ -260,6 +258,19 @@ class ExecutionEnvironment:
         if self._init_failure is None:
             self.supervisor.idle()
             self._move(State.READY)
+
+    def _exit_during_init(self) -> _InitFailure:
+        """How a runtime that died before its first `next` failed. bwrap reports a bootstrap
+        it could not execute on stderr (`bwrap: execvp PATH: REASON`), which is Lambda's
+        Runtime.InvalidEntrypoint rather than a runtime's own exit."""
+        assert self.supervisor is not None
+        text = self.supervisor.peek_output()
+        at = text.rfind(b"bwrap: execvp ")
+        if at >= 0 and self.supervisor.bwrap:
+            line = text[at + len(b"bwrap: execvp "):].split(b"\n", 1)[0].decode("utf-8", "replace")
+            path, _, reason = line.rpartition(": ")
+            return _InitFailure("Runtime.InvalidEntrypoint", None, f"fork/exec {path}: {reason.lower()}")
+        return _InitFailure("Runtime.ExitError", None, self.supervisor.exit_reason())
 
     def invoke(self, payload: bytes, *, request_id: str | None = None,
                client_context: str | None = None, cognito_identity: str | None = None,

@@ -32,6 +32,7 @@ import functools
 import os
 import resource
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -495,6 +496,14 @@ def launch(spec: SandboxSpec, info: RuntimeInfo, runtime_api: str,
             import shutil
 
             shutil.rmtree(private_tmp, ignore_errors=True)
+        exc = sys.exc_info()[1]
+        if isinstance(exc, OSError) and info.kind not in ("python", "node"):
+            # A bootstrap the kernel cannot run (missing interpreter, no #! line): Lambda's
+            # Runtime.InvalidEntrypoint, in the words of its Go launcher.
+            shown = argv[0].replace(str(spec.task_root), TASK_DIR, 1)
+            if spec.opt_root is not None:
+                shown = shown.replace(str(spec.opt_root), OPT_DIR, 1)
+            raise InvalidEntrypoint(f"fork/exec {shown}: {(exc.strerror or str(exc)).lower()}") from None
         raise
     if gate:
         os.close(gate[0])

@@ -263,6 +263,13 @@ class Supervisor:
             buf, self._buf = self._buf, LogBuffer()
         return buf.getvalue()
 
+    def peek_output(self) -> bytes:
+        """What take_output() would return now, left in place."""
+        with self._lock:
+            for fd in list(self._fds):
+                self._read_available(fd)
+            return self._buf.getvalue()
+
     def _pump_loop(self) -> None:
         sel = selectors.DefaultSelector()
         for fd in self._fds:

@@ -254,7 +254,8 @@ def run(
         try:
             outcome = env.invoke(payload, request_id=request_id, client_context=client_context, invoked_function_arn=invoked_arn)
         except BaseException:
-            env.shutdown()
+            # Interrupted mid-invocation (Ctrl-C, a stopping server): nothing may outlive it.
+            env.terminate()
             raise
         provider.release(key, env, outcome)
     finally:

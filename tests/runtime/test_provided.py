@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 from _engine_helpers import host_python_under_usr
 
+from lambdactl.runtime.sandbox import SandboxMode
+
 BASH_BOOTSTRAP = r'''#!/bin/bash
 # A custom runtime in bash only: HTTP/1.1 over /dev/tcp, one connection per request.
 export LC_ALL=C
@@ -158,6 +160,18 @@ def test_invalid_entrypoint(make_env, files):
         "errorType": "Runtime.InvalidEntrypoint",
         "errorMessage": "RequestId: ie Error: Couldn't find valid bootstrap(s): "
                         "[/var/task/bootstrap /opt/bootstrap]"}
+
+
+@pytest.mark.parametrize("env_mode", [None, SandboxMode("fallback", None, None, "forced by the test")],
+                         ids=["detected", "fallback"])
+def test_bootstrap_the_kernel_cannot_run_is_an_invalid_entrypoint(make_env, env_mode):
+    env = make_env({"bootstrap": ("#!/nonexistent/interpreter\n", 0o755)},
+                   runtime="provided.al2023", handler="h", env_mode=env_mode)
+    out = env.invoke(b"{}", request_id="ie")
+    assert out.error_type == "Runtime.InvalidEntrypoint", out
+    assert json.loads(out.payload) == {
+        "errorType": "Runtime.InvalidEntrypoint",
+        "errorMessage": "RequestId: ie Error: fork/exec /var/task/bootstrap: no such file or directory"}
 
 
 # -- the official runtime interface client ------------------------------------------------------
