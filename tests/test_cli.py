@@ -269,6 +269,10 @@ def test_home_flag_beats_environment(tmp_path: Path, zip_path: Path) -> None:
     assert run_cli(*create_args("f", zip_path), "--home", str(b), home=a).code == 0
     assert run_cli("list-functions", home=a).json == {"Functions": []}
     assert len(run_cli("list-functions", "--home", str(b), home=a).json["Functions"]) == 1
+    # Before a command group of lambdactl's own too.
+    assert run_cli("--home", str(b), "invoke", "--function-name", "f", "--payload", "{}", "-", home=a).code == 0
+    logs = run_cli("--home", str(b), "logs", "tail", "f", home=a)
+    assert logs.code == 0 and "START RequestId:" in logs.stdout, logs.stderr
 
 
 def test_region_and_account_from_config(home: Path, zip_path: Path) -> None:

@@ -57,6 +57,9 @@ def test_payload_from_file_and_stdout(fn: Path, tmp_path: Path) -> None:
     b64 = base64.b64encode(b'{"b": 2}').decode()
     r = run_cli("invoke", "--function-name", "f", "--cli-binary-format", "base64", "--payload", b64, "-", home=fn)
     assert json.loads(r.stdout.split("\n", 1)[0])["event"] == {"b": 2}
+    # Text that is not base64 under that format: the AWS CLI's plain failure, exit 255.
+    r = run_cli("invoke", "--function-name", "f", "--cli-binary-format", "base64", "--payload", '{"b": 2}', "-", home=fn)
+    assert (r.code, r.stderr.strip()) == (255, 'Invalid base64: "{"b": 2}"')
 
 
 def test_function_error_exits_zero_with_unhandled(fn: Path, tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ BAD_CREATE = [
     ({"FunctionName": "bad name"}, "ValidationException", "Member must satisfy regular expression pattern"),
     ({"FunctionName": ""}, "ValidationException", "Member must have length greater than or equal to 1"),
     ({"FunctionName": None}, "ValidationException", "Value null at 'functionName' failed to satisfy constraint: Member must not be null"),
+    ({"FunctionName": "f" * 65}, "ValidationException", "at 'functionName' failed to satisfy constraint: Member must have length less than or equal to 64"),
     ({"Runtime": "python2.9"}, "InvalidParameterValueException", "Value python2.9 at 'runtime' failed to satisfy constraint: Member must satisfy enum value set: [nodejs, "),
     ({"Runtime": "python3.9"}, "InvalidParameterValueException", "The runtime parameter of python3.9 is no longer supported"),
     ({"Runtime": "nodejs18.x"}, "InvalidParameterValueException", "no longer supported"),

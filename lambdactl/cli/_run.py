@@ -256,6 +256,8 @@ def execute(cmd: CommandSpec, raw: dict[str, Any], opts: GlobalOptions, outfile:
             return ExitStatus.OK
         request = build_request(cmd, raw, opts)
     except ParamError as exc:
+        if not exc.usage:
+            return other_error(str(exc))
         return usage_error(str(exc), show_usage=exc.flag is None and "required" in exc.message)
     try:
         settings = Settings.load(opts.home, opts.region)

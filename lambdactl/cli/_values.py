@@ -18,10 +18,11 @@ if TYPE_CHECKING:
 class ParamError(Exception):
     """A flag value that cannot be parsed: the AWS CLI's exit 252 with its wording."""
 
-    def __init__(self, flag: str | None, message: str) -> None:
+    def __init__(self, flag: str | None, message: str, *, usage: bool = True) -> None:
         super().__init__(message)
         self.flag = flag
         self.message = message
+        self.usage = usage  # False: the AWS CLI reports it as a plain failure (exit 255)
 
     def __str__(self) -> str:
         if self.flag:
@@ -252,7 +253,7 @@ def convert(flag: str, type_: Any, raw: str | list[str], *, binary_format: str =
             try:
                 return base64.b64decode(loaded, validate=True)
             except (binascii.Error, ValueError):
-                raise ParamError(None, f'Invalid base64: "{loaded}"') from None
+                raise ParamError(None, f'Invalid base64: "{loaded}"', usage=False) from None
         return loaded.encode("utf-8")
     loaded = read_file_value(flag, raw)
     text = loaded.decode("utf-8", "replace") if isinstance(loaded, bytes) else loaded

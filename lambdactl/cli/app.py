@@ -134,6 +134,12 @@ def build_app() -> typer.Typer:
             typer.echo(version_string())
             raise typer.Exit(0)
         ctx.obj = GlobalOptions(**kwargs)
+        if kwargs.get("home"):
+            # `lambdactl --home H logs tail F`: lambdactl's own command groups read the home
+            # from LAMBDACTL_HOME unless given --home themselves (which still wins).
+            import os
+
+            os.environ["LAMBDACTL_HOME"] = os.path.abspath(os.path.expanduser(kwargs["home"]))
 
     root_params = [
         inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context),

@@ -101,7 +101,8 @@ def resolve_function_name(
     assert raw is not None
     name, derived, region, account = parse_function_name(raw)
     if len(name) > limits.MAX_FUNCTION_NAME_CHARS:
-        v.fail(member, raw, f"Member must have length less than or equal to {max_len}")
+        # The name itself is what is too long, whatever length an ARN in this member may have.
+        v.fail(member, raw, f"Member must have length less than or equal to {limits.MAX_FUNCTION_NAME_CHARS}")
         v.check()
     if (region and region != svc.region) or (account and account != svc.account_id):
         raise not_found(f"Function not found: {raw}")

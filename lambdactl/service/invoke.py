@@ -202,8 +202,8 @@ def invoke(svc: Service, req: dict[str, Any]) -> dict[str, Any]:
         return {"StatusCode": 204, "ExecutedVersion": version}
     if invocation_type == "Event":
         raise invalid(
-            "lambdactl does not run asynchronous (Event) invocations from the command line yet; "
-            "use --invocation-type RequestResponse."
+            "lambdactl does not run asynchronous (Event) invocations yet; "
+            "use the RequestResponse invocation type."
         )
     runtime = find_local_runtime(svc, stored["Runtime"])
     invoked_arn = arn(svc, name, qualifier if qualifier not in (None,) else None)
