@@ -220,6 +220,15 @@ def test_pagination(home: Path, svc, zip_path: Path) -> None:
     assert last == [f"fn-{i:03d}" for i in range(67, 120)]
     raw = run_cli("list-functions", "--no-paginate", home=home).json
     assert len(raw["Functions"]) == 50 and "NextMarker" in raw
+    # With --no-paginate, --max-items is the API's MaxItems (as the AWS CLI un-shadows it).
+    one = run_cli("list-functions", "--no-paginate", "--max-items", "3", home=home).json
+    assert [f["FunctionName"] for f in one["Functions"]] == ["fn-000", "fn-001", "fn-002"] and "NextMarker" in one
+    r = run_cli("list-functions", "--no-paginate", "--starting-token", page["t"], home=home)
+    assert (r.code, r.stderr.strip()) == (255, "Cannot specify --no-paginate along with pagination arguments: --starting-token")
+    # A --max-items resume token is the last row of text output, as NEXTTOKEN.
+    text = run_cli("list-functions", "--max-items", "2", "--output", "text", home=home).stdout.splitlines()
+    assert text[-1].startswith("NEXTTOKEN\t") and sum(line.startswith("NEXTTOKEN") for line in text) == 1
+    assert text[0].startswith("FUNCTIONS\t")
 
 
 def test_debug_goes_to_stderr(made: Path) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from lambdactl.service import Service
@@ -166,3 +168,21 @@ def test_delete_function_drops_event_invoke_configs(fn: Service) -> None:
     fn.call("DeleteFunction", {"FunctionName": "f"})
     create(fn, "f")
     assert fn.call("ListFunctionEventInvokeConfigs", {"FunctionName": "f"}) == {"FunctionEventInvokeConfigs": []}
+
+
+def test_cli_prints_modelled_timestamps_as_iso_8601(home: Path, zip_path: Path) -> None:
+    # The API sends epoch seconds; the AWS CLI v2 prints them as ISO 8601 (and --query sees that).
+    import re
+
+    from .helpers import create_args, run_cli
+
+    assert run_cli(*create_args("f", zip_path), home=home).code == 0
+    put = run_cli("put-function-event-invoke-config", "--function-name", "f", "--maximum-retry-attempts", "1", home=home)
+    iso = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?\+00:00"
+    assert re.fullmatch(iso, put.json["LastModified"]), put.stdout
+    listed = run_cli("list-function-event-invoke-configs", "--function-name", "f",
+                     "--query", "FunctionEventInvokeConfigs[0].LastModified", "--output", "text", home=home)
+    assert listed.stdout.strip() == put.json["LastModified"]
+    # A function's LastModified is a string in the model, printed as the service wrote it.
+    config = run_cli("get-function-configuration", "--function-name", "f", home=home).json
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+0000", config["LastModified"])

@@ -17,6 +17,33 @@ if TYPE_CHECKING:
 FORMATS = ("json", "text", "table", "yaml", "yaml-stream", "off")
 
 
+# Members the model types as timestamps (the API sends epoch seconds); string-typed members of the
+# same name, such as a function's LastModified, are text already and left alone.
+TIMESTAMP_MEMBERS = frozenset({
+    "LastModified", "StartingPositionTimestamp", "StartTimestamp", "EndTimestamp", "EventTimestamp",
+    "StopTimestamp", "ScheduledEndTimestamp", "NextAttemptTimestamp", "ExpectedExecutionTimeoutTimestamp",
+    "PauseRequestTimestamp", "ResumeRequestTimestamp", "DeletionRequestTimestamp",
+})
+
+
+def iso_timestamps(data: Any) -> Any:
+    """Epoch-second timestamps as the AWS CLI v2 prints them (ISO 8601, before --query sees
+    them, as botocore parses them first): 2026-11-24T15:53:06.422000+00:00."""
+    if isinstance(data, dict):
+        out = {}
+        for key, value in data.items():
+            if key in TIMESTAMP_MEMBERS and isinstance(value, (int, float)) and not isinstance(value, bool):
+                from datetime import datetime, timezone
+
+                out[key] = datetime.fromtimestamp(value, timezone.utc).isoformat()
+            else:
+                out[key] = iso_timestamps(value) if isinstance(value, (dict, list)) else value
+        return out
+    if isinstance(data, list):
+        return [iso_timestamps(v) if isinstance(v, (dict, list)) else v for v in data]
+    return data
+
+
 def apply_query(data: Any, query: str | None) -> Any:
     if not query:
         return data
@@ -37,7 +64,13 @@ def render(data: Any, fmt: str, stream: IO[str] | None = None, *, title: str = "
     if fmt == "json":
         out.write(dumps_json(data) + "\n")
     elif fmt == "text":
-        _text(data, out, None)
+        token = data.get("NextToken") if isinstance(data, dict) else None
+        if isinstance(token, str):
+            # The AWS CLI prints a --max-items resume token last, as its own NEXTTOKEN row.
+            _text({k: v for k, v in data.items() if k != "NextToken"}, out, None)
+            out.write(f"NEXTTOKEN\t{token}\n")
+        else:
+            _text(data, out, None)
     elif fmt in ("yaml", "yaml-stream"):
         import yaml
 

@@ -159,6 +159,11 @@ def _check_options(opts: GlobalOptions) -> None:
     for flag, value in (("--max-items", opts.max_items), ("--page-size", opts.page_size)):
         if value is not None and (not value.isdigit() or int(value) < 1):
             raise ParamError(flag, f"invalid int value: '{value}'")
+    if opts.no_paginate:
+        used = [flag for flag, value in (("--starting-token", opts.starting_token), ("--page-size", opts.page_size)) if value]
+        if used:
+            raise ParamError(None, f"Cannot specify --no-paginate along with pagination arguments: {', '.join(used)}",
+                             usage=False)
     if opts.query:
         import jmespath
         from jmespath.exceptions import JMESPathError
@@ -296,10 +301,10 @@ def execute(cmd: CommandSpec, raw: dict[str, Any], opts: GlobalOptions, outfile:
     if cmd.outfile and outfile is not None:
         payload = result.pop("Payload", b"") or b""
         _write_outfile(outfile, payload)
-    from ._output import apply_query, render
+    from ._output import apply_query, iso_timestamps, render
 
     try:
-        render(apply_query(result, opts.query), fmt, title=cmd.operation, color=opts.color)
+        render(apply_query(iso_timestamps(result), opts.query), fmt, title=cmd.operation, color=opts.color)
     except BrokenPipeError:
         pass
     return ExitStatus.OK
@@ -328,6 +333,9 @@ def _call_text_listing(svc: Any, request: dict[str, Any], opts: GlobalOptions) -
 def _call(svc: Any, cmd: CommandSpec, request: dict[str, Any], opts: GlobalOptions) -> dict[str, Any]:
     if cmd.paginator and not opts.no_paginate:
         return paginate(svc, cmd, request, opts)
+    if cmd.paginator and opts.max_items:
+        # One call: --max-items is then the API's own limit (the AWS CLI un-shadows it).
+        request = {**request, cmd.paginator["limit_key"]: int(opts.max_items)}
     result: dict[str, Any] = svc.call(cmd.operation, request)
     return result
 
