@@ -412,3 +412,27 @@ def test_a_command_that_wrote_leaves_nothing_in_the_wal(home: Path, zip_path: Pa
     assert wal_frames() == 0
     assert run_cli("list-tags", "--resource", "arn:aws:lambda:us-east-1:123456789012:function:f",
                    home=home).json == {"Tags": {"a": "b"}}
+
+
+def test_wait_polls_like_the_aws_cli_waiters(home: Path, zip_path: Path) -> None:
+    # Success is silent and immediate for a function that is Active already.
+    assert run_cli(*create_args("f", zip_path), home=home).code == 0
+    for waiter in ("function-active", "function-active-v2", "function-updated", "function-updated-v2", "function-exists"):
+        r = run_cli("wait", waiter, "--function-name", "f", home=home)
+        assert (r.code, r.stdout, r.stderr) == (0, "", ""), (waiter, r.stderr)
+    assert run_cli("publish-version", "--function-name", "f", home=home).code == 0
+    assert run_cli("wait", "published-version-active", "--function-name", "f", "--qualifier", "1", home=home).code == 0
+    # An error no acceptor expects ends the wait at once, in botocore's words, with exit 255.
+    r = run_cli("wait", "function-active-v2", "--function-name", "nope", home=home)
+    assert (r.code, r.stderr.strip()) == (255, "Waiter FunctionActiveV2 failed: An error occurred (ResourceNotFoundException): "
+                                               "Function not found: arn:aws:lambda:us-east-1:123456789012:function:nope")
+    # function-exists retries ResourceNotFoundException (every second) until the function appears.
+    env = {**os.environ, "LAMBDACTL_HOME": str(home)}
+    waiting = subprocess.Popen([console_script(), "wait", "function-exists", "--function-name", "later"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    time.sleep(1.5)
+    assert waiting.poll() is None, waiting.communicate()
+    assert run_cli(*create_args("later", zip_path), home=home).code == 0
+    out, err = waiting.communicate(timeout=20)
+    assert (waiting.returncode, out, err) == (0, b"", b"")
+    assert run_cli("wait", "no-such-waiter", home=home).code == 252

@@ -73,7 +73,9 @@ class CommandSpec:
         paginator: dict[str, str] | None = None,
         outfile: bool = False,  # invoke's positional OUTFILE
         output_members: tuple[str, ...] = (),
+        waiter: str | None = None,  # `wait NAME`: polls `operation` until the waiter's state
     ) -> None:
+        self.waiter = waiter
         self.name = name
         self.operation = operation
         self.params = params
@@ -278,3 +280,27 @@ def command(cli_name: str) -> CommandSpec | None:
 
 def all_commands() -> list[CommandSpec]:
     return [build_command(n) for n in implemented_operations()]
+
+
+# Help for the waiters botocore leaves undescribed.
+WAITER_HELP = {"FunctionExists": "Waits until the function exists. This waiter uses GetFunction API."}
+
+
+def waiter_command(cli_name: str) -> CommandSpec | None:
+    """`wait function-active-v2` and the rest: the waiter's operation's flags, polled."""
+    from ..api_model import WAITER_NAMES, waiter
+
+    for name in WAITER_NAMES:
+        if kebab(name) == cli_name:
+            w = waiter(name)
+            base = build_command(w["operation"])
+            return CommandSpec(name=cli_name, operation=w["operation"], params=base.params,
+                               help=w.get("description") or WAITER_HELP.get(name, ""),
+                               waiter=name)
+    return None
+
+
+def all_waiters() -> list[CommandSpec]:
+    from ..api_model import WAITER_NAMES
+
+    return [spec for n in WAITER_NAMES if (spec := waiter_command(kebab(n))) is not None]

@@ -16,7 +16,7 @@ import typer
 from . import version_string
 from ._options import GlobalOptions
 from ._run import execute
-from ._spec import CommandSpec, all_commands
+from ._spec import CommandSpec, all_commands, all_waiters
 
 # Modules that add their own commands with `register(app)`; missing ones are skipped so a
 # partial install still starts.
@@ -155,6 +155,14 @@ def build_app() -> typer.Typer:
 
     for spec in all_commands():
         app.command(spec.name, help=spec.help, rich_help_panel="Lambda API")(_command_callback(spec))
+    wait_app = typer.Typer(
+        help="Wait until a function reaches a state, polling as the AWS CLI's waiters do "
+             "(silent on success; exit 255 on failure or after the last attempt).",
+        no_args_is_help=True, context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    for spec in all_waiters():
+        wait_app.command(spec.name, help=spec.help)(_command_callback(spec))
+    app.add_typer(wait_app, name="wait", rich_help_panel="Lambda API")
     for module_name in COMMAND_MODULES:
         try:
             module = importlib.import_module(module_name)

@@ -8,7 +8,7 @@ malformed, and the Typer app then handles the line and prints the usage error or
 from __future__ import annotations
 
 from ._options import FLAG_OPTIONS, SKELETON, SKELETON_CHOICES, VALUE_OPTIONS, GlobalOptions
-from ._spec import CommandSpec, command
+from ._spec import CommandSpec, command, waiter_command
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -22,6 +22,7 @@ def tokenize(argv: list[str]) -> tuple[CommandSpec | None, dict[str, Any], Globa
     cmd: CommandSpec | None = None
     raw: dict[str, Any] = {}
     outfile: str | None = None
+    waiting = False  # `wait NAME ...`
     i = 0
     n = len(argv)
     while i < n:
@@ -94,7 +95,11 @@ def tokenize(argv: list[str]) -> tuple[CommandSpec | None, dict[str, Any], Globa
             i += 1
             continue
         if cmd is None:
-            cmd = command(tok)
+            if tok == "wait" and not waiting:
+                waiting = True
+                i += 1
+                continue
+            cmd = waiter_command(tok) if waiting else command(tok)
             if cmd is None:
                 return None
         elif cmd.outfile and outfile is None:
@@ -103,6 +108,8 @@ def tokenize(argv: list[str]) -> tuple[CommandSpec | None, dict[str, Any], Globa
             return None
         i += 1
     if cmd is not None and cmd.outfile and outfile is None and opts.generate_cli_skeleton is None:
+        return None
+    if waiting and cmd is None:
         return None
     return cmd, raw, opts, outfile
 
