@@ -46,3 +46,54 @@ def test_required_members_are_required_flags(model) -> None:
 @pytest.mark.parametrize(("name", "flag"), [("KMSKeyArn", "kms-key-arn"), ("CodeSha256", "code-sha256"), ("S3ObjectVersion", "s3-object-version"), ("ListTags", "list-tags"), ("GetFunctionUrlConfig", "get-function-url-config")])
 def test_kebab(name: str, flag: str) -> None:
     assert kebab(name) == flag
+
+
+def test_outputs_list_members_in_the_model_order(model, svc) -> None:
+    """botocore parses a response member by member in the model's order, so that is the order
+    the AWS CLI prints; ours must be the same, nested structures and list items included."""
+    from .conftest import create
+    from .helpers import make_zip
+
+    def check(shape, value, where: str) -> None:
+        if shape.type_name == "structure" and isinstance(value, dict):
+            order = [m for m in shape.members if m in value]
+            assert [k for k in value if k in shape.members] == order, where
+            for name, member in shape.members.items():
+                if name in value:
+                    check(member, value[name], f"{where}.{name}")
+        elif shape.type_name == "list" and isinstance(value, list):
+            for item in value:
+                check(shape.member, item, f"{where}[]")
+
+    create(svc, LoggingConfig={"LogFormat": "JSON"})
+    svc.call("PublishVersion", {"FunctionName": "f"})
+    svc.call("CreateAlias", {"FunctionName": "f", "Name": "live", "FunctionVersion": "1"})
+    layer = {"LayerName": "l", "Content": {"ZipFile": make_zip({"python/x.py": "X = 1\n"})},
+             "CompatibleRuntimes": ["python3.12"], "CompatibleArchitectures": ["x86_64"], "LicenseInfo": "MIT"}
+    calls = [
+        ("PublishLayerVersion", layer),
+        ("GetLayerVersion", {"LayerName": "l", "VersionNumber": 1}),
+        ("ListLayerVersions", {"LayerName": "l"}),
+        ("ListLayers", {}),
+        ("PutProvisionedConcurrencyConfig", {"FunctionName": "f", "Qualifier": "live", "ProvisionedConcurrentExecutions": 1}),
+        ("GetProvisionedConcurrencyConfig", {"FunctionName": "f", "Qualifier": "live"}),
+        ("ListProvisionedConcurrencyConfigs", {"FunctionName": "f"}),
+        ("GetFunctionConfiguration", {"FunctionName": "f"}),
+        ("GetFunction", {"FunctionName": "f"}),
+        ("ListFunctions", {}),
+        ("ListVersionsByFunction", {"FunctionName": "f"}),
+        ("GetAlias", {"FunctionName": "f", "Name": "live"}),
+        ("PutFunctionEventInvokeConfig", {"FunctionName": "f", "MaximumRetryAttempts": 1}),
+        ("ListFunctionEventInvokeConfigs", {"FunctionName": "f"}),
+        ("ListAliases", {"FunctionName": "f"}),
+        ("PutFunctionConcurrency", {"FunctionName": "f", "ReservedConcurrentExecutions": 5}),
+        ("CreateFunctionUrlConfig", {"FunctionName": "f", "AuthType": "NONE", "Cors": {"AllowOrigins": ["*"], "MaxAge": 5}}),
+        ("GetFunctionUrlConfig", {"FunctionName": "f"}),
+        ("ListFunctionUrlConfigs", {"FunctionName": "f"}),
+        ("AddPermission", {"FunctionName": "f", "StatementId": "s", "Action": "lambda:InvokeFunction", "Principal": "*"}),
+        ("GetPolicy", {"FunctionName": "f"}),
+        ("UpdateFunctionConfiguration", {"FunctionName": "f", "Environment": {"Variables": {"KEY": "v"}}}),
+        ("GetAccountSettings", {}),
+    ]
+    for op, request in calls:
+        check(model.operation_model(op).output_shape, svc.call(op, request), op)

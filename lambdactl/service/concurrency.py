@@ -236,7 +236,10 @@ def put_provisioned_concurrency_config(svc: Service, req: dict[str, Any]) -> dic
             "(function, qualifier, requested, status, status_reason, last_modified) VALUES (?, ?, ?, ?, ?, ?)",
             (name, qualifier, *record),
         )
-    return _render_provisioned(record)
+    put = _render_provisioned(record)
+    # PutProvisionedConcurrencyConfig's model lists Allocated before Available (Get the reverse).
+    order = ("RequestedProvisionedConcurrentExecutions", "AllocatedProvisionedConcurrentExecutions")
+    return {**{k: put[k] for k in order if k in put}, **{k: v for k, v in put.items() if k not in order}}
 
 
 def _check_alias_conflicts(conn: sqlite3.Connection, name: str, qualifier: str) -> None:

@@ -77,15 +77,19 @@ def _shape(svc: Service, name: str, row: tuple[Any, ...], *, content: bool = Tru
         out["Content"] = {"Location": code_location(svc, sha, "layer"), "CodeSha256": sha_b64(sha), "CodeSize": size}
         out["LayerArn"] = layer_arn(svc.region, svc.account_id, name)
     out["LayerVersionArn"] = layer_arn(svc.region, svc.account_id, name, version)
+    # Members in the model's order (the AWS CLI prints them so): a list item has Version first.
+    if not content:
+        out["Version"] = version
     out["Description"] = description or ""
     out["CreatedDate"] = created
-    out["Version"] = version
+    if content:
+        out["Version"] = version
+    if json.loads(arches):
+        out["CompatibleArchitectures"] = json.loads(arches)
     if json.loads(runtimes):
         out["CompatibleRuntimes"] = json.loads(runtimes)
     if license_info:
         out["LicenseInfo"] = license_info
-    if json.loads(arches):
-        out["CompatibleArchitectures"] = json.loads(arches)
     return out
 
 
