@@ -160,13 +160,17 @@ def test_fallback_mode_runs_node(make_env):
     assert json.loads(env.invoke(b"{}").payload) == {"esm": "mjs"}
 
 
-def test_never_settling_promise_ends_the_runtime(make_env):
-    env = make_env({"index.js": "exports.handler = () => new Promise(() => {});\n"},
-                   runtime="nodejs20.x", handler="index.handler", timeout_s=5)
-    out = env.invoke(b"{}", request_id="pend")
-    # nothing keeps node's event loop alive: the runtime exits, as it does on Lambda
-    assert out.status == "crash" and out.duration_ms < 4000, out
-    assert json.loads(out.payload)["errorType"] == "Runtime.ExitError"
+def test_a_handler_that_never_answers_returns_null_when_the_loop_drains(make_env):
+    # The official runtime client's default beforeExit listener: nothing left to run and no
+    # answer means a null response, and the environment stays warm.
+    files = {"index.js": "exports.handler = () => new Promise(() => {});\n"
+                         "exports.cb = (e, c, callback) => {};\n"}
+    for handler in ("index.handler", "index.cb"):  # a promise never settled, a callback never called
+        env = make_env(files, runtime="nodejs20.x", handler=handler, timeout_s=5)
+        out = env.invoke(b"{}", request_id="pend")
+        assert (out.status, out.payload, out.duration_ms < 4000) == ("success", b"null", True), (handler, out)
+        assert env.invoke(b'{"again": 1}').payload == b"null"
+        assert env.invocations == 2 and out.environment_reusable
 
 
 def test_uncaught_exception_fails_the_invocation_and_resets(make_env):

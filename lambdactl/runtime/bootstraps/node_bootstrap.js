@@ -206,9 +206,13 @@ function runOne(handler, h, eventBody) {
   return new Promise((resolve) => {
     const rid = h['lambda-runtime-aws-request-id'];
     let finished = false;
+    // As the official runtime client: when the event loop drains before the handler has
+    // answered (a promise that never settles, a callback never called), the answer is null.
+    const onDrain = () => finish(null, null, false);
     const finish = (err, res, waitForLoop) => {
       if (finished) return;
       finished = true;
+      process.removeListener('beforeExit', onDrain);
       const post = () => postResult(rid, err, res).then(resolve, (e) => { process.stderr.write(`${e}\n`); process.exit(1); });
       if (waitForLoop) process.once('beforeExit', post); else post();
     };
@@ -220,6 +224,7 @@ function runOne(handler, h, eventBody) {
       finish(e, undefined, false);
       return;
     }
+    process.once('beforeExit', onDrain);
     const context = makeContext(h, (err, res) => finish(err, res, false));
     const callback = (err, res) => finish(err, res, context.callbackWaitsForEmptyEventLoop);
     let ret;
