@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -71,7 +72,8 @@ def test_event_invoke_config_round_trip(made: Path) -> None:
     assert r.json["FunctionArn"] == f"{ARN}:f:$LATEST"
     assert r.json["MaximumRetryAttempts"] == 1
     assert r.json["DestinationConfig"] == {"OnSuccess": {}, "OnFailure": {"Destination": SQS}}
-    assert isinstance(r.json["LastModified"], float)
+    # Epoch seconds on the wire; printed in ISO 8601 as the AWS CLI v2 does.
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?\+00:00", r.json["LastModified"])
     r = run_cli("update-function-event-invoke-config", "--function-name", "f", "--maximum-event-age-in-seconds", "60", home=made)
     assert (r.code, r.json["MaximumRetryAttempts"], r.json["MaximumEventAgeInSeconds"]) == (0, 1, 60)
     r = run_cli("put-function-event-invoke-config", "--function-name", "f", "--qualifier", "1",
