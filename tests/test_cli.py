@@ -92,9 +92,34 @@ def test_service_error_format_and_exit_code(home: Path) -> None:
 
 
 def test_validation_error_exit_code(made: Path) -> None:
-    r = run_cli("update-function-configuration", "--function-name", "f", "--memory-size", "64", home=made)
+    # Above the model's maximum: the service's ValidationException (botocore checks no maxima).
+    r = run_cli("update-function-configuration", "--function-name", "f", "--memory-size", "20000", home=made)
     assert r.code == 254
-    assert "An error occurred (ValidationException) when calling the UpdateFunctionConfiguration operation: 1 validation error detected: Value '64' at 'memorySize'" in r.stderr
+    assert "An error occurred (ValidationException) when calling the UpdateFunctionConfiguration operation: 1 validation error detected: Value '20000' at 'memorySize'" in r.stderr
+
+
+def test_values_below_the_model_minimum_are_refused_before_sending(made: Path) -> None:
+    # botocore's client-side check: exit 252, nothing sent, every problem listed.
+    r = run_cli("update-function-configuration", "--function-name", "f", "--memory-size", "64", "--timeout", "0",
+                "--ephemeral-storage", "Size=511", home=made)
+    assert r.code == 252
+    assert r.stderr.strip().splitlines()[0] == "Parameter validation failed:"
+    assert sorted(r.stderr.strip().splitlines()[1:]) == [
+        "Invalid value for parameter EphemeralStorage.Size, value: 511, valid min value: 512",
+        "Invalid value for parameter MemorySize, value: 64, valid min value: 128",
+        "Invalid value for parameter Timeout, value: 0, valid min value: 1",
+    ]
+    r = run_cli("put-function-concurrency", "--function-name", "f", "--reserved-concurrent-executions", "-1", home=made)
+    assert (r.code, r.stderr.strip().splitlines()[-1]) == (
+        252, "Invalid value for parameter ReservedConcurrentExecutions, value: -1, valid min value: 0")
+    assert run_cli("get-function-configuration", "--function-name", "f", home=made).json["MemorySize"] == 128
+    # JSON values of the wrong type and unknown members, in botocore's words.
+    r = run_cli("update-function-configuration", "--function-name", "f", "--environment", '{"Variables": {"KK": 1}}', home=made)
+    assert (r.code, r.stderr.strip()) == (252, "Parameter validation failed:\nInvalid type for parameter Environment.Variables.KK, "
+                                               "value: 1, type: <class 'int'>, valid types: <class 'str'>")
+    r = run_cli("update-function-configuration", "--function-name", "f", "--environment", '{"Vars": {}}', home=made)
+    assert (r.code, r.stderr.strip()) == (252, 'Parameter validation failed:\nUnknown parameter in Environment: "Vars", '
+                                               "must be one of: Variables")
 
 
 @pytest.mark.parametrize(

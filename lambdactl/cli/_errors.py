@@ -37,7 +37,8 @@ def usage_error(message: str, stream: IO[str] | None = None, *, show_usage: bool
     out = stream or sys.stderr
     if show_usage:
         out.write("\n" + USAGE_TEXT + "\n")
-    out.write(f"{message}\n" if message.startswith(("aws:", "lambdactl:", "Error")) else f"lambdactl: error: {message}\n")
+    out.write(f"{message}\n" if message.startswith(("aws:", "lambdactl:", "Error", "Parameter validation failed"))
+              else f"lambdactl: error: {message}\n")
     return ExitStatus.USAGE
 
 

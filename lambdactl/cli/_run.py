@@ -92,7 +92,8 @@ def build_request(
             continue
         value = raw[p.dest]
         if not p.is_bool:
-            value = convert(p.flag, p.type, value, binary_format=binary_format, fileb_only=p.fileb_only)
+            value = convert(p.flag, p.type, value, binary_format=binary_format, fileb_only=p.fileb_only,
+                            member=p.member)
         if p.flag in HOISTED_ZIP_FLAGS and isinstance(value, dict) and "ZipFile" in value:
             raise ParamError(None, f"ZipFile cannot be provided as part of the {p.flag} argument.  "
                                    "Please use the '--zip-file' option instead to specify a zip file.")
@@ -118,7 +119,30 @@ def build_request(
         missing.append("--code or --zip-file")
     if missing:
         raise ParamError(None, "lambdactl: error: the following arguments are required: " + ", ".join(missing))
+    _check_minimums(cmd, request)
     return request
+
+
+def _check_minimums(cmd: CommandSpec, request: dict[str, Any]) -> None:
+    """botocore's client-side check of the model's minimums (the AWS CLI refuses these with exit
+    252 before any request is sent): a number below its `min`, a text or list shorter."""
+    from ..api_model import operation
+
+    problems: list[str] = []
+    for member, meta in operation(cmd.operation)["input"].items():
+        for path, minimum in (meta.get("mins") or {}).items():
+            name = f"{member}.{path}" if path else member
+            value: Any = request
+            for part in name.split("."):
+                value = value.get(part) if isinstance(value, dict) else None
+            if isinstance(value, bool) or value is None:
+                continue
+            if isinstance(value, (int, float)) and value < minimum:
+                problems.append(f"Invalid value for parameter {name}, value: {value}, valid min value: {minimum}")
+            elif isinstance(value, (str, bytes, list, dict)) and len(value) < minimum:
+                problems.append(f"Invalid length for parameter {name}, value: {len(value)}, valid min length: {minimum}")
+    if problems:
+        raise ParamError(None, "Parameter validation failed:\n" + "\n".join(problems))
 
 
 def skeleton(cmd: CommandSpec, kind: str) -> str:

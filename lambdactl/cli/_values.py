@@ -185,8 +185,9 @@ def coerce(value: Any, type_: Any, flag: str, path: str = "") -> Any:
             for k, v in value.items():
                 if k not in members:
                     raise ParamError(
-                        flag,
-                        f'Unknown parameter in {path or "input"}: "{k}", must be one of: {", ".join(members)}',
+                        None,
+                        f'Parameter validation failed:\nUnknown parameter in {path or "input"}: "{k}", '
+                        f'must be one of: {", ".join(members)}',
                     )
                 out[k] = coerce(v, members[k], flag, f"{path}.{k}" if path else k)
             return out
@@ -222,11 +223,16 @@ def coerce(value: Any, type_: Any, flag: str, path: str = "") -> Any:
             return text == "true"
         raise ParamError(flag, f"Invalid boolean value{where}: {value!r}")
     if type_ == "string":
-        return value if isinstance(value, str) else json.dumps(value) if isinstance(value, (dict, list)) else str(value)
+        if not isinstance(value, str):
+            # Only JSON gives anything else (shorthand values are text): botocore refuses it.
+            raise ParamError(None, f"Parameter validation failed:\nInvalid type for parameter {path}, value: {value}, "
+                                   f"type: {type(value)}, valid types: <class 'str'>")
+        return value
     return value
 
 
-def convert(flag: str, type_: Any, raw: str | list[str], *, binary_format: str = "raw-in-base64-out", fileb_only: bool = False) -> Any:
+def convert(flag: str, type_: Any, raw: str | list[str], *, binary_format: str = "raw-in-base64-out",
+            fileb_only: bool = False, member: str = "") -> Any:
     """One flag's text (or texts, for lists) -> the API value."""
     if isinstance(type_, dict) and "list" in type_:
         texts = raw if isinstance(raw, list) else [raw]
@@ -234,7 +240,7 @@ def convert(flag: str, type_: Any, raw: str | list[str], *, binary_format: str =
             loaded = read_file_value(flag, texts[0])
             text = loaded.decode() if isinstance(loaded, bytes) else loaded
             if text.lstrip().startswith("["):
-                return coerce(_json(flag, text), type_, flag)
+                return coerce(_json(flag, text), type_, flag, member)
             texts = [text]
         inner = type_["list"]
         return [convert(flag, inner, t, binary_format=binary_format) for t in texts]
@@ -260,7 +266,7 @@ def convert(flag: str, type_: Any, raw: str | list[str], *, binary_format: str =
     if isinstance(type_, dict) and ("structure" in type_ or "map" in type_):
         stripped = text.lstrip()
         value = _json(flag, text) if stripped.startswith("{") else parse_shorthand(text, flag)
-        return coerce(value, type_, flag)
+        return coerce(value, type_, flag, member)
     return coerce(text, type_, flag)
 
 

@@ -52,6 +52,22 @@ def _shape(model: Any, shape: Any, depth: int = 0) -> Any:
     return t
 
 
+def _mins(shape: Any, path: str = "", depth: int = 0) -> dict[str, int]:
+    """The model's `min` constraints of a member and the structures inside it, by dotted path
+    ("" for the member itself): what botocore checks on the client before sending a request."""
+    out: dict[str, int] = {}
+    if "min" in shape.metadata and (
+        shape.type_name in ("integer", "long")  # a number can be below 0; a length cannot
+        or (shape.type_name in ("string", "list", "map", "blob") and shape.metadata["min"] > 0)
+    ):
+        out[path] = int(shape.metadata["min"])
+    if shape.type_name == "structure" and depth < 6:
+        for name, member in shape.members.items():
+            if name not in EXCLUDED_MEMBERS:
+                out.update(_mins(member, f"{path}.{name}" if path else name, depth + 1))
+    return out
+
+
 def build() -> dict[str, Any]:
     import botocore.session
 
@@ -78,6 +94,9 @@ def build() -> dict[str, Any]:
                 }
                 if op.input_shape.serialization.get("payload") == mname:
                     members[mname]["location"] = "payload"
+                mins = _mins(mshape)
+                if mins:
+                    members[mname]["mins"] = mins
         outputs: dict[str, Any] = {}
         if op.output_shape is not None:
             for mname, mshape in op.output_shape.members.items():
