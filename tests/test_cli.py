@@ -461,3 +461,23 @@ def test_wait_polls_like_the_aws_cli_waiters(home: Path, zip_path: Path) -> None
     out, err = waiting.communicate(timeout=20)
     assert (waiting.returncode, out, err) == (0, b"", b"")
     assert run_cli("wait", "no-such-waiter", home=home).code == 252
+
+
+def test_the_typer_path_runs_commands_too(made: Path, monkeypatch, capsys) -> None:
+    # Lines the fast parser declines go to the Typer app, which must run them the same way.
+    from lambdactl.cli.main import run_typer
+
+    monkeypatch.setenv("LAMBDACTL_HOME", str(made))
+    assert run_typer(["get-function", "--function-name", "f", "--query", "Configuration.FunctionName",
+                      "--cli-read-timeout", "4", "--no-verify-ssl"]) == 0
+    assert capsys.readouterr().out.strip() == '"f"'
+    assert run_typer(["wait", "function-active-v2", "--function-name", "f"]) == 0
+
+
+def test_aws_cli_connection_options_are_accepted(made: Path) -> None:
+    for extra in (["--cli-read-timeout", "5"], ["--cli-connect-timeout", "0"], ["--no-verify-ssl"],
+                  ["--ca-bundle", "/dev/null"], ["--cli-error-format", "legacy"], ["--no-sign-request"]):
+        r = run_cli("get-function-configuration", "--function-name", "f", *extra, home=made)
+        assert r.code == 0 and r.json["FunctionName"] == "f", (extra, r.stderr)
+    r = run_cli("get-function-configuration", "--function-name", "f", "--cli-read-timeout", "soon", home=made)
+    assert r.code == 252

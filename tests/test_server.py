@@ -168,6 +168,16 @@ def test_endpoint_url_flag(server, tmp_path: Path) -> None:
     assert r.code == 255 and "Could not connect to the endpoint URL" in r.stderr
 
 
+def test_cli_read_timeout(server, lam, tmp_path: Path) -> None:
+    create(lam)
+    other_home = tmp_path / "elsewhere"
+    base = ("invoke", "--function-name", "f", "--endpoint-url", server["url"], "--payload", '{"sleep": 2}')
+    r = run_cli(*base, "--cli-read-timeout", "1", str(tmp_path / "a.json"), home=other_home)
+    assert (r.code, r.stderr.strip()) == (255, f'Read timeout on endpoint URL: "{server["url"]}/2015-03-31/functions/f/invocations"')
+    r = run_cli(*base, "--cli-read-timeout", "0", str(tmp_path / "b.json"), home=other_home)  # 0: no limit
+    assert r.code == 0 and json.loads((tmp_path / "b.json").read_text())["count"] >= 1
+
+
 def _descendants(pid: int) -> set[int]:
     children: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():

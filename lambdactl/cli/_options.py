@@ -19,6 +19,8 @@ VALUE_OPTIONS: dict[str, str] = {
     "--page-size": "page_size",
     "--cli-read-timeout": "cli_read_timeout",
     "--cli-connect-timeout": "cli_connect_timeout",
+    "--ca-bundle": "ca_bundle",
+    "--cli-error-format": "cli_error_format",
 }
 # flag -> attribute; these are switches
 FLAG_OPTIONS: dict[str, str] = {
@@ -26,6 +28,8 @@ FLAG_OPTIONS: dict[str, str] = {
     "--no-paginate": "no_paginate",
     "--no-cli-pager": "no_cli_pager",
     "--version": "version",
+    "--no-verify-ssl": "no_verify_ssl",
+    "--no-sign-request": "no_sign_request",
 }
 # takes an optional value (input | output | yaml-input)
 SKELETON = "--generate-cli-skeleton"
@@ -42,7 +46,8 @@ class GlobalOptions:
         "cli_binary_format": None, "color": "auto", "cli_input_json": None, "cli_input_yaml": None,
         "starting_token": None, "max_items": None, "page_size": None, "cli_read_timeout": None,
         "cli_connect_timeout": None, "debug": False, "no_paginate": False, "no_cli_pager": False,
-        "version": False, "generate_cli_skeleton": None,
+        "version": False, "generate_cli_skeleton": None, "ca_bundle": None, "cli_error_format": None,
+        "no_verify_ssl": False, "no_sign_request": False,
     }
     output: str | None
     query: str | None
@@ -61,6 +66,12 @@ class GlobalOptions:
     no_paginate: bool
     version: bool
     generate_cli_skeleton: str | None
+    cli_read_timeout: str | None
+    cli_connect_timeout: str | None
+    ca_bundle: str | None
+    cli_error_format: str | None
+    no_verify_ssl: bool
+    no_sign_request: bool
 
     def __init__(self, **values: object) -> None:
         for name, default in self.DEFAULTS.items():

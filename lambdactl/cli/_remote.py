@@ -19,6 +19,10 @@ from ..api_model import operation
 from ..errors import LambdaError
 
 
+class ReadTimeout(Exception):
+    """No answer within --cli-read-timeout (the AWS CLI's words; exit 255, nothing retried)."""
+
+
 class ServerUnavailable(Exception):
     """No server answered; the caller falls back to running the command itself."""
 
@@ -34,12 +38,15 @@ def _encode_blobs(value: Any, type_: Any) -> Any:
 
 class RemoteService:
     def __init__(self, url: str, timeout_s: float = 960.0, *, credentials: tuple[str, str, str] | None = None,
-                 sign: bool = False) -> None:
-        """`credentials` is (access key, secret, region) to sign with when the server demands it."""
+                 sign: bool = False, connect_timeout_s: float | None = None) -> None:
+        """`credentials` is (access key, secret, region) to sign with when the server demands it.
+        `timeout_s` bounds each read (None: wait for ever, as --cli-read-timeout 0), and
+        `connect_timeout_s` the connection (default: the same)."""
         parts = urlsplit(url)
         self.host = parts.hostname or "127.0.0.1"
         self.port = parts.port or 80
         self.timeout_s = timeout_s
+        self.connect_timeout_s = timeout_s if connect_timeout_s is None else connect_timeout_s
         self.credentials = credentials
         self.sign = sign and credentials is not None
         self._conn: Any = None
@@ -48,7 +55,8 @@ class RemoteService:
         if self._conn is None:
             import socket
 
-            sock = socket.create_connection((self.host, self.port), timeout=self.timeout_s)
+            sock = socket.create_connection((self.host, self.port), timeout=self.connect_timeout_s)
+            sock.settimeout(self.timeout_s)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self._conn = sock
         return self._conn
@@ -139,6 +147,9 @@ class RemoteService:
             return client_request(self._connection(), method, target, host, body, headers)
         except ConnectionRefusedError as exc:
             raise ServerUnavailable(str(exc)) from exc
+        except TimeoutError as exc:
+            self.close()
+            raise ReadTimeout(f'Read timeout on endpoint URL: "http://{host}{target.split("?", 1)[0]}"') from exc
         except (OSError, BadRequest) as exc:
             self.close()
             raise LambdaError("ServiceException", f"The lambdactl server at {host} failed: {exc}", 500) from exc

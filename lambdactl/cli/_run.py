@@ -183,6 +183,9 @@ def _check_options(opts: GlobalOptions) -> None:
     for flag, value in (("--max-items", opts.max_items), ("--page-size", opts.page_size)):
         if value is not None and (not value.isdigit() or int(value) < 1):
             raise ParamError(flag, f"invalid int value: '{value}'")
+    for flag, value in (("--cli-read-timeout", opts.cli_read_timeout), ("--cli-connect-timeout", opts.cli_connect_timeout)):
+        if value is not None and not value.isdigit():
+            raise ParamError(flag, f"invalid int value: '{value}'")
     if opts.no_paginate:
         used = [flag for flag, value in (("--starting-token", opts.starting_token), ("--page-size", opts.page_size)) if value]
         if used:
@@ -299,6 +302,8 @@ def execute(cmd: CommandSpec, raw: dict[str, Any], opts: GlobalOptions, outfile:
     if cmd.waiter is not None:
         try:
             return wait(svc, cmd, request)
+        except _read_timeout() as exc:
+            return other_error(str(exc))
         except _server_unavailable() as exc:
             return other_error(f"Could not connect to the endpoint URL: \"{opts.endpoint_url}\" ({exc})")
         finally:
@@ -315,6 +320,8 @@ def execute(cmd: CommandSpec, raw: dict[str, Any], opts: GlobalOptions, outfile:
             result = _call(svc, cmd, request, opts)
     except ParamError as exc:
         return usage_error(str(exc))
+    except _read_timeout() as exc:
+        return other_error(str(exc))
     except LambdaError as exc:
         _debug(opts, f"{cmd.operation} failed after {(time.perf_counter() - started) * 1000:.1f} ms: {exc.code}")
         return service_error(exc.code, cmd.operation, exc.message)
@@ -444,6 +451,12 @@ def _call(svc: Any, cmd: CommandSpec, request: dict[str, Any], opts: GlobalOptio
     return result
 
 
+def _read_timeout() -> type[Exception]:
+    from ._remote import ReadTimeout
+
+    return ReadTimeout
+
+
 def _server_unavailable() -> type[Exception]:
     from ._remote import ServerUnavailable
 
@@ -476,7 +489,11 @@ def _remote_service(opts: GlobalOptions, settings: Any) -> Any:
     keys = settings.get("server.credentials")
     first = next(iter(keys.items()), None) if isinstance(keys, dict) else None
     credentials = (str(first[0]), str(first[1]), settings.region) if first else None
-    return RemoteService(url, credentials=credentials, sign=require_auth)
+    # The AWS CLI's --cli-read-timeout / --cli-connect-timeout, in seconds; 0 waits for ever.
+    read_s, connect_s = (None if v is None else (float(v) or None)
+                         for v in (opts.cli_read_timeout, opts.cli_connect_timeout))
+    return RemoteService(url, **({"timeout_s": read_s} if opts.cli_read_timeout is not None else {}),
+                         connect_timeout_s=connect_s, credentials=credentials, sign=require_auth)
 
 
 def _write_outfile(outfile: str, payload: bytes) -> None:

@@ -56,6 +56,12 @@ def _global_params() -> list[inspect.Parameter]:
         opt("debug", "--debug", "Log what the command does to stderr.", bool, False),
         opt("no_paginate", "--no-paginate", "Make a single call instead of following NextMarker.", bool, False),
         opt("no_cli_pager", "--no-cli-pager", "Accepted for AWS CLI compatibility (lambdactl never pages).", bool, False),
+        opt("cli_read_timeout", "--cli-read-timeout", "Seconds to wait for the server's answer (0: no limit)."),
+        opt("cli_connect_timeout", "--cli-connect-timeout", "Seconds to wait for a connection to the server (0: no limit)."),
+        opt("cli_error_format", "--cli-error-format", "Accepted for AWS CLI compatibility; errors use the legacy format."),
+        opt("ca_bundle", "--ca-bundle", "Accepted for AWS CLI compatibility (the local endpoint is plain HTTP)."),
+        opt("no_verify_ssl", "--no-verify-ssl", "Accepted for AWS CLI compatibility (the local endpoint is plain HTTP).", bool, False),
+        opt("no_sign_request", "--no-sign-request", "Accepted for AWS CLI compatibility.", bool, False),
     ]
 
 
@@ -103,7 +109,7 @@ def _command_callback(spec: CommandSpec) -> Any:
     def callback(ctx: typer.Context, **kwargs: Any) -> None:
         root: GlobalOptions = ctx.obj or GlobalOptions()
         mine = GlobalOptions(
-            **{k: kwargs.pop(k) for k in list(kwargs) if k in GlobalOptions.__dataclass_fields__}
+            **{k: kwargs.pop(k) for k in list(kwargs) if k in GlobalOptions.DEFAULTS}
         )
         outfile = kwargs.pop("outfile", None)
         raw = {k: v for k, v in kwargs.items() if v is not None}

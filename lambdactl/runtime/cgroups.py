@@ -161,6 +161,27 @@ class Cgroup:
                 d.parent.rmdir()
 
 
+def _sweep_dead(base: Path) -> None:
+    """Remove the empty cgroups of lambdactl processes that were killed before they could
+    (a SIGKILLed CLI leaves its `lambdactl-PID/env-*` behind; a group still holding a process
+    is busy and stays)."""
+    try:
+        names = [n for n in os.listdir(base) if n.startswith("lambdactl-")]
+    except OSError:
+        return
+    for name in names:
+        pid = name.removeprefix("lambdactl-")
+        if not pid.isdigit() or os.path.exists(f"/proc/{pid}"):
+            continue
+        parent = base / name
+        with contextlib.suppress(OSError):
+            for leaf in os.listdir(parent):
+                if (parent / leaf).is_dir():
+                    with contextlib.suppress(OSError):
+                        (parent / leaf).rmdir()
+            parent.rmdir()
+
+
 def create_cgroup(name: str, max_pids: int, memory_limit_bytes: int | None = None
                   ) -> Cgroup | None:
     """A fresh cgroup (pids limited to `max_pids`, memory accounted and capped at
@@ -171,7 +192,10 @@ def create_cgroup(name: str, max_pids: int, memory_limit_bytes: int | None = Non
     v2, bases = _bases()
     cg = Cgroup(v2)
     for ctrl, base in bases.items():
-        path = base / f"lambdactl-{os.getpid()}" / name
+        mine = base / f"lambdactl-{os.getpid()}"
+        if not mine.exists():  # this process's first environment: once per process
+            _sweep_dead(base)
+        path = mine / name
         try:
             path.mkdir(parents=True, exist_ok=True)
             if ctrl == "pids":

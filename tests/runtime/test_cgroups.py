@@ -20,3 +20,40 @@ def test_cgroup_backstop_limit_is_set():
     finally:
         cg.remove()
     assert not any(p.exists() for p in cg.paths.values())
+
+
+def test_groups_of_killed_processes_are_swept(tmp_path):
+    import multiprocessing
+    import os
+
+    probe = create_cgroup("probe", 1)
+    if probe is None:
+        pytest.skip("no writable cgroup here")
+    bases = [d.parent.parent for d in probe.paths.values()]
+    probe.remove()
+    # A pid that is certainly dead: a child that has exited and been reaped.
+    child = multiprocessing.get_context("fork").Process(target=lambda: None)
+    child.start()
+    child.join()
+    leftovers = [base / f"lambdactl-{child.pid}" / "env-killed" for base in bases]
+    for d in leftovers:
+        d.mkdir(parents=True)
+    alive = [base / f"lambdactl-{os.getppid()}" / "env-alive" for base in bases]
+    for d in alive:
+        d.mkdir(parents=True, exist_ok=True)
+    try:
+        # Sweeping happens when a process makes its first environment: do that in a new process.
+        ctx = multiprocessing.get_context("fork")
+        p = ctx.Process(target=lambda: create_cgroup("env-new", 8).remove())
+        p.start()
+        p.join()
+        assert p.exitcode == 0
+        assert not any(d.parent.exists() for d in leftovers)
+        assert all(d.exists() for d in alive)  # a live process's groups are never touched
+    finally:
+        for d in alive + leftovers:
+            for path in (d, d.parent):
+                try:
+                    path.rmdir()
+                except OSError:
+                    pass
