@@ -144,7 +144,15 @@ class RemoteService:
             headers = dict(headers)
             sign(method, host, target, headers, body, *self.credentials)
         try:
-            return client_request(self._connection(), method, target, host, body, headers)
+            conn = self._connection()
+        except ConnectionRefusedError as exc:
+            raise ServerUnavailable(str(exc)) from exc
+        except TimeoutError as exc:
+            raise ServerUnavailable(f'Connect timeout on endpoint URL: "http://{host}{target.split("?", 1)[0]}"') from exc
+        except OSError as exc:
+            raise LambdaError("ServiceException", f"The lambdactl server at {host} failed: {exc}", 500) from exc
+        try:
+            return client_request(conn, method, target, host, body, headers)
         except ConnectionRefusedError as exc:
             raise ServerUnavailable(str(exc)) from exc
         except TimeoutError as exc:

@@ -139,7 +139,7 @@ def _check_minimums(cmd: CommandSpec, request: dict[str, Any]) -> None:
                 continue
             if isinstance(value, (int, float)) and value < minimum:
                 problems.append(f"Invalid value for parameter {name}, value: {value}, valid min value: {minimum}")
-            elif isinstance(value, (str, bytes, list, dict)) and len(value) < minimum:
+            elif isinstance(value, (str, list)) and len(value) < minimum:
                 problems.append(f"Invalid length for parameter {name}, value: {len(value)}, valid min length: {minimum}")
     if problems:
         raise ParamError(None, "Parameter validation failed:\n" + "\n".join(problems))

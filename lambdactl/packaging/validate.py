@@ -10,6 +10,7 @@ that nothing is ever written outside `dest`. Neither knows about the registry or
 from __future__ import annotations
 
 import base64
+import errno
 import hashlib
 import mmap
 import os
@@ -78,6 +79,28 @@ class PlannedEntry:
     target: str | None = None
 
 
+class _Node:
+    """A directory, file or link of the planned tree (a trie: lookups never build paths)."""
+
+    __slots__ = ("kind", "children", "parent", "depth", "target", "entry")
+
+    def __init__(self, kind: str, parent: _Node | None, entry: ZipEntry | None = None,
+                 target: str | None = None) -> None:
+        self.kind = kind
+        self.children: dict[str, _Node] = {}
+        self.parent = parent
+        self.depth = 0 if parent is None else parent.depth + 1
+        self.target = target
+        self.entry = entry
+
+
+# Path components walked to resolve every link of one archive, at most: resolution is memoised
+# (each link's target is walked once), so only a pathological archive comes near this.
+LINK_WALK_BUDGET = 2_000_000
+# On Lambda the code is unpacked under /var/task/: what a path inside the package may add.
+PACKAGE_PATH_MAX_BYTES = PATH_MAX_BYTES - len("/var/task/")
+
+
 def plan_tree(data: bytes | memoryview | mmap.mmap, result: ZipScan) -> list[PlannedEntry]:
     """The package's tree as extraction will make it, or the reason it cannot be made safely.
 
@@ -86,9 +109,11 @@ def plan_tree(data: bytes | memoryview | mmap.mmap, result: ZipScan) -> list[Pla
     `a//b` are `a` and `a/b`), every path must be creatable (component and path lengths,
     no file where a directory must go, nothing written through a symbolic link), and every
     link is resolved against the whole tree (links through links included) and must stay in it.
+    Work is linear in the archive: a trie for the tree, each link resolved once.
     """
-    nodes: dict[tuple[str, ...], PlannedEntry] = {}
+    root = _Node("dir", None)
     planned: list[PlannedEntry] = []
+    links: list[_Node] = []
     for entry in result.entries:
         if entry.encrypted or entry.method not in (zipscan.STORED, zipscan.DEFLATED):
             raise _unzip_error(f"entry {entry.name!r} is encrypted or uses an unsupported method")
@@ -102,8 +127,8 @@ def plan_tree(data: bytes | memoryview | mmap.mmap, result: ZipScan) -> list[Pla
             raise _unzip_error(f"entry {entry.name!r} has no file name")
         if any(_fs_bytes(p) > NAME_MAX_BYTES for p in parts):
             raise _unzip_error(f"entry {entry.name!r} has a name longer than {NAME_MAX_BYTES} bytes")
-        if _fs_bytes("/".join(parts)) > PATH_MAX_BYTES:
-            raise _unzip_error(f"entry {entry.name!r} has a path longer than {PATH_MAX_BYTES} bytes")
+        if _fs_bytes("/".join(parts)) > PACKAGE_PATH_MAX_BYTES:
+            raise _unzip_error(f"entry {entry.name!r} has a path longer than {PACKAGE_PATH_MAX_BYTES} bytes")
         kind = "dir" if entry.is_dir else "link" if entry.is_symlink else "file"
         target = None
         if kind == "link":
@@ -118,60 +143,91 @@ def plan_tree(data: bytes | memoryview | mmap.mmap, result: ZipScan) -> list[Pla
                 raise _unzip_error(reason)
             if not target:
                 raise _unzip_error(f"symbolic link {entry.name!r} has an empty target")
-        for depth in range(1, len(parts)):
-            above = nodes.get(parts[:depth])
+        parent = root
+        for part in parts[:-1]:
+            above = parent.children.get(part)
             if above is None:
-                nodes[parts[:depth]] = PlannedEntry(parts[:depth], entry, "dir")
+                above = parent.children[part] = _Node("dir", parent)
             elif above.kind == "link":
                 raise _unzip_error(f"entry {entry.name!r} would be written through a link")
             elif above.kind == "file":
                 raise _unzip_error(f"entry {entry.name!r} collides with another entry")
-        node = PlannedEntry(parts, entry, kind, target)
-        existing = nodes.get(parts)
+            parent = above
+        existing = parent.children.get(parts[-1])
         if existing is not None and not (existing.kind == "dir" and kind == "dir"):
             raise _unzip_error(f"entry {entry.name!r} appears twice")
-        nodes[parts] = node
-        planned.append(node)
-    for node in planned:
-        if node.kind == "link" and _link_escapes(nodes, node):
-            raise _unzip_error(f"symbolic link {'/'.join(node.parts)!r} points outside the package")
+        if existing is None:
+            node = parent.children[parts[-1]] = _Node(kind, parent, entry, target)
+            if kind == "link":
+                links.append(node)
+        planned.append(PlannedEntry(parts, entry, kind, target))
+    resolver = _LinkResolver()
+    for link in links:
+        if resolver.resolve(link) is _ESCAPES:
+            assert link.entry is not None
+            raise _unzip_error(f"symbolic link {link.entry.name.rstrip('/')!r} points outside the package")
     return planned
 
 
-def _link_escapes(nodes: dict[tuple[str, ...], PlannedEntry], link: PlannedEntry) -> bool:
-    """Whether following `link` in the finished tree can leave it (or loops without end)."""
-    hops = 0
+_ESCAPES = object()  # leaves the tree, or loops: refused
+_NOWHERE = object()  # ENOENT or ENOTDIR when followed: harmless
 
-    def walk(base: list[str], target: str) -> list[str] | None:
-        nonlocal hops
-        path = list(base)
+
+class _LinkResolver:
+    """Follows links in the planned tree the way the kernel's path walk would, memoising where
+    each link leads so that chains of links cost their length once, not once per use."""
+
+    def __init__(self) -> None:
+        self.memo: dict[int, object] = {}
+        self.active: set[int] = set()
+        self.budget = LINK_WALK_BUDGET
+
+    def resolve(self, link: _Node) -> object:
+        key = id(link)
+        if key in self.memo:
+            return self.memo[key]
+        if key in self.active or len(self.active) >= SYMLINK_HOPS:
+            return _ESCAPES  # a loop (ELOOP), or deeper than the kernel follows
+        self.active.add(key)
+        assert link.parent is not None and link.target is not None
+        where = self._walk(link.parent, link.target)
+        self.active.discard(key)
+        self.memo[key] = where
+        return where
+
+    def _walk(self, start: _Node, target: str) -> object:
         pieces = [p for p in target.split("/") if p not in ("", ".")]
+        self.budget -= len(pieces)
+        if self.budget < 0:
+            raise _unzip_error("its symbolic links take too long to resolve")
+        node = start
         for i, piece in enumerate(pieces):
             if piece == "..":
-                if not path:
-                    return None
-                path.pop()
+                if node.parent is None:
+                    return _ESCAPES
+                node = node.parent
                 continue
-            path.append(piece)
-            node = nodes.get(tuple(path))
-            if node is None:
-                # Dangling from here on: the rest cannot pass through a link of ours.
-                rest = posixpath.normpath("/".join(path + pieces[i + 1:]))
-                return None if rest == ".." or rest.startswith("../") else path
-            if node.kind == "link":
-                hops += 1
-                if hops > SYMLINK_HOPS:
-                    return None
-                assert node.target is not None
-                resolved = walk(path[:-1], node.target)
-                if resolved is None:
-                    return None
-                path = resolved
-            elif node.kind == "file" and i < len(pieces) - 1:
-                return path  # ENOTDIR when followed: goes nowhere
-        return path
-
-    return walk(list(link.parts[:-1]), link.target or "") is None
+            if node.kind != "dir":
+                return _NOWHERE
+            child = node.children.get(piece)
+            if child is None:
+                # Missing from here on. The kernel stops at it (ENOENT); stricter, refuse a
+                # remainder that would climb out by its spelling alone.
+                depth = node.depth + 1
+                for rest in pieces[i + 1:]:
+                    depth += -1 if rest == ".." else 1
+                    if depth < 0:
+                        return _ESCAPES
+                return _NOWHERE
+            if child.kind == "link":
+                where = self.resolve(child)
+                if where is _ESCAPES or where is _NOWHERE:
+                    return where
+                assert isinstance(where, _Node)
+                node = where
+            else:
+                node = child
+        return node
 
 
 def _scan_or_refuse(buf: bytes | memoryview) -> ZipScan:
@@ -275,6 +331,11 @@ def _extract(data: bytes | mmap.mmap, root: str, max_unzipped_bytes: int) -> int
             raise _unzip_error() from exc
         except FileExistsError as exc:
             raise _unzip_error(f"entry {node.entry.name!r} collides with another entry") from exc
+        except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EIO):
+                raise  # the disk's trouble, not the package's
+            # e.g. a path the package may hold (under /var/task) that is too long below `dest`
+            raise _unzip_error(f"entry {node.entry.name!r} cannot be written here: {exc.strerror}") from exc
     for node in planned:
         if node.kind == "link":
             assert node.target is not None

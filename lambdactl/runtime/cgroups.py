@@ -161,6 +161,9 @@ class Cgroup:
                 d.parent.rmdir()
 
 
+SWEEP_AFTER_S = 60.0
+
+
 def _sweep_dead(base: Path) -> None:
     """Remove the empty cgroups of lambdactl processes that were killed before they could
     (a SIGKILLed CLI leaves its `lambdactl-PID/env-*` behind; a group still holding a process
@@ -169,12 +172,18 @@ def _sweep_dead(base: Path) -> None:
         names = [n for n in os.listdir(base) if n.startswith("lambdactl-")]
     except OSError:
         return
+    now = time.time()
     for name in names:
         pid = name.removeprefix("lambdactl-")
         if not pid.isdigit() or os.path.exists(f"/proc/{pid}"):
             continue
         parent = base / name
         with contextlib.suppress(OSError):
+            # Untouched for a minute at least (making a leaf touches its parent): a live
+            # lambdactl in another pid namespace sharing this tree may have made one a moment
+            # ago and not have moved into it yet.
+            if now - parent.stat().st_mtime < SWEEP_AFTER_S:
+                continue
             for leaf in os.listdir(parent):
                 if (parent / leaf).is_dir():
                     with contextlib.suppress(OSError):

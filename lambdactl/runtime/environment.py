@@ -265,9 +265,12 @@ class ExecutionEnvironment:
         Runtime.InvalidEntrypoint rather than a runtime's own exit."""
         assert self.supervisor is not None
         text = self.supervisor.peek_output()
-        at = text.rfind(b"bwrap: execvp ")
-        if at >= 0 and self.supervisor.bwrap:
-            line = text[at + len(b"bwrap: execvp "):].split(b"\n", 1)[0].decode("utf-8", "replace")
+        # Only bwrap's own last words: written before any code of the function ran, so first,
+        # alone, and followed by bwrap's exit status 1 (a function cannot forge this).
+        lines = text.splitlines()
+        if (self.supervisor.bwrap and self.supervisor.returncode == 1 and len(lines) == 1
+                and lines[0].startswith(b"bwrap: execvp ")):
+            line = lines[0][len(b"bwrap: execvp "):].decode("utf-8", "replace")
             path, _, reason = line.rpartition(": ")
             return _InitFailure("Runtime.InvalidEntrypoint", None, f"fork/exec {path}: {reason.lower()}")
         return _InitFailure("Runtime.ExitError", None, self.supervisor.exit_reason())

@@ -28,6 +28,7 @@ avoids all of it; doctor reports it.
 
 from __future__ import annotations
 
+import errno
 import functools
 import os
 import resource
@@ -497,7 +498,8 @@ def launch(spec: SandboxSpec, info: RuntimeInfo, runtime_api: str,
 
             shutil.rmtree(private_tmp, ignore_errors=True)
         exc = sys.exc_info()[1]
-        if isinstance(exc, OSError) and info.kind not in ("python", "node"):
+        if (isinstance(exc, OSError) and mode.name != "bubblewrap" and info.kind not in ("python", "node")
+                and exc.errno in (errno.ENOENT, errno.EACCES, errno.ENOEXEC, errno.ENOTDIR, errno.ELOOP)):
             # A bootstrap the kernel cannot run (missing interpreter, no #! line): Lambda's
             # Runtime.InvalidEntrypoint, in the words of its Go launcher.
             shown = argv[0].replace(str(spec.task_root), TASK_DIR, 1)

@@ -421,7 +421,16 @@ class Supervisor:
 def _runs(pid: int, executable: str) -> bool:
     """Whether process `pid` runs the program file `executable` (same file, not same name)."""
     try:
-        mine, theirs = os.stat(executable), os.stat(f"/proc/{pid}/exe")
+        mine = os.stat(executable)
     except OSError:
         return False
+    try:
+        theirs = os.stat(f"/proc/{pid}/exe")
+    except OSError:
+        # Not ours to inspect (a setuid bwrap's child): its name is all there is to go by.
+        try:
+            with open(f"/proc/{pid}/comm", "rb") as fh:
+                return fh.read().strip() == os.path.basename(executable).encode()[:15]
+        except OSError:
+            return False
     return (mine.st_dev, mine.st_ino) == (theirs.st_dev, theirs.st_ino)

@@ -58,7 +58,7 @@ def _mins(shape: Any, path: str = "", depth: int = 0) -> dict[str, int]:
     out: dict[str, int] = {}
     if "min" in shape.metadata and (
         shape.type_name in ("integer", "long")  # a number can be below 0; a length cannot
-        or (shape.type_name in ("string", "list", "map", "blob") and shape.metadata["min"] > 0)
+        or (shape.type_name in ("string", "list") and shape.metadata["min"] > 0)  # botocore checks no map/blob length
     ):
         out[path] = int(shape.metadata["min"])
     if shape.type_name == "structure" and depth < 6:

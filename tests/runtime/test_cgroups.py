@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from lambdactl.runtime.cgroups import create_cgroup
@@ -25,19 +27,22 @@ def test_cgroup_backstop_limit_is_set():
 def test_groups_of_killed_processes_are_swept(tmp_path):
     import multiprocessing
     import os
+    import time
 
     probe = create_cgroup("probe", 1)
     if probe is None:
         pytest.skip("no writable cgroup here")
     bases = [d.parent.parent for d in probe.paths.values()]
     probe.remove()
-    # A pid that is certainly dead: a child that has exited and been reaped.
-    child = multiprocessing.get_context("fork").Process(target=lambda: None)
-    child.start()
-    child.join()
-    leftovers = [base / f"lambdactl-{child.pid}" / "env-killed" for base in bases]
-    for d in leftovers:
+    # A pid no process can have (beyond pid_max), and one just made (another pid namespace's
+    # lambdactl may not have moved in yet): only the old group of the impossible pid goes.
+    dead = int(Path("/proc/sys/kernel/pid_max").read_text()) + 1
+    leftovers = [base / f"lambdactl-{dead}" / "env-killed" for base in bases]
+    recent = [base / f"lambdactl-{dead + 1}" / "env-new" for base in bases]
+    for d in leftovers + recent:
         d.mkdir(parents=True)
+    for d in leftovers:
+        os.utime(d.parent, (time.time() - 3600, time.time() - 3600))
     alive = [base / f"lambdactl-{os.getppid()}" / "env-alive" for base in bases]
     for d in alive:
         d.mkdir(parents=True, exist_ok=True)
@@ -49,9 +54,9 @@ def test_groups_of_killed_processes_are_swept(tmp_path):
         p.join()
         assert p.exitcode == 0
         assert not any(d.parent.exists() for d in leftovers)
-        assert all(d.exists() for d in alive)  # a live process's groups are never touched
+        assert all(d.exists() for d in alive + recent)  # a live process's groups, a fresh one
     finally:
-        for d in alive + leftovers:
+        for d in alive + leftovers + recent:
             for path in (d, d.parent):
                 try:
                     path.rmdir()
