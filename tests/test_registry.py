@@ -182,3 +182,21 @@ def test_eight_processes_at_once(tmp_path: Path) -> None:
     rows = svc.conn.execute("SELECT config FROM versions").fetchall()
     assert all(json.loads(r[0])["FunctionName"] for r in rows)
     assert isinstance(svc.conn, sqlite3.Connection)
+
+
+def test_half_written_blobs_of_killed_uploads_are_swept(tmp_path: Path) -> None:
+    import os
+    import time
+
+    from lambdactl.registry import blobs
+
+    d = tmp_path / "code"
+    d.mkdir()
+    dead = int(Path("/proc/sys/kernel/pid_max").read_text()) + 1  # no process has this pid
+    old, fresh, live = d / f".{'a' * 64}.{dead}.tmp", d / f".{'b' * 64}.{dead}.tmp", d / f".{'c' * 64}.{os.getpid()}.tmp"
+    for f in (old, fresh, live):
+        f.write_bytes(b"partial")
+    os.utime(old, (time.time() - 3600, time.time() - 3600))
+    os.utime(live, (time.time() - 3600, time.time() - 3600))
+    sha = blobs.store(d, b"PK\x05\x06" + b"\0" * 18)
+    assert sorted(p.name for p in d.iterdir()) == sorted([f"{sha}.zip", fresh.name, live.name])

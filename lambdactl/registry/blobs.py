@@ -23,6 +23,7 @@ def store(directory: Path, data: bytes, sha_hex: str | None = None) -> str:
     if target.exists():
         return sha_hex
     directory.mkdir(parents=True, exist_ok=True)
+    _sweep_partial(directory)
     tmp = directory / f".{sha_hex}.{os.getpid()}.tmp"
     with open(tmp, "wb") as fh:
         fh.write(data)
@@ -30,6 +31,29 @@ def store(directory: Path, data: bytes, sha_hex: str | None = None) -> str:
         os.fsync(fh.fileno())
     os.replace(tmp, target)
     return sha_hex
+
+
+PARTIAL_AFTER_S = 60.0
+
+
+def _sweep_partial(directory: Path) -> None:
+    """Remove half-written blobs of processes killed mid-upload: their writer is gone, and they
+    are a minute old (a writer in another pid namespace finishes long before that)."""
+    import time
+
+    now = time.time()
+    with os.scandir(directory) as entries:
+        for entry in entries:
+            name = entry.name
+            if not (name.startswith(".") and name.endswith(".tmp")):
+                continue
+            pid = name[:-4].rpartition(".")[2]
+            try:
+                if (pid.isdigit() and not os.path.exists(f"/proc/{pid}")
+                        and now - entry.stat(follow_symlinks=False).st_mtime > PARTIAL_AFTER_S):
+                    os.unlink(entry.path)
+            except OSError:
+                pass
 
 
 def path_of(directory: Path, sha_hex: str) -> Path:

@@ -72,20 +72,19 @@ def remove_tree(path: Path) -> None:
 ABANDONED_AFTER_S = 3600.0
 
 
-def _sweep_abandoned(cache_dir: Path, sha256_hex: str) -> None:
-    """Remove half-built trees of this digest that a killed process left (an hour old: no
-    live extraction takes that long)."""
+def _sweep_abandoned(cache_dir: Path) -> None:
+    """Remove half-built trees that killed processes left, of any digest (an hour old: no live
+    extraction takes that long). Runs only when a tree is built, not on every lookup."""
     import time
 
-    prefix = f".{sha256_hex[:16]}-"
     try:
-        names = [n for n in os.listdir(cache_dir) if n.startswith(prefix)]
+        names = [n for n in os.listdir(cache_dir) if n.startswith(".") and "-" in n]
     except OSError:
         return
     for name in names:
         path = cache_dir / name
         with contextlib.suppress(OSError):
-            if time.time() - path.lstat().st_mtime > ABANDONED_AFTER_S:
+            if path.is_dir() and time.time() - path.lstat().st_mtime > ABANDONED_AFTER_S:
                 remove_tree(path)
 
 
@@ -114,7 +113,7 @@ def ensure_extracted(cache_dir: Path, sha256_hex: str, zip_path: Path,
 
     from lambdactl.packaging.validate import safe_extract
 
-    _sweep_abandoned(cache_dir, sha256_hex)
+    _sweep_abandoned(cache_dir)
     tmp = Path(tempfile.mkdtemp(prefix=f".{sha256_hex[:16]}-", dir=cache_dir))
     try:
         try:

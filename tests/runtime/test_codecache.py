@@ -90,10 +90,12 @@ def test_rejects_writing_through_a_symlink(tmp_path):
 def test_abandoned_half_built_trees_are_swept(tmp_path):
     digest, z = put(tmp_path, build_zip({"app.py": "x=1\n"}))
     cache = tmp_path / "cache"
-    old, recent = cache / f".{digest[:16]}-killed", cache / f".{digest[:16]}-building"
-    for d in (old, recent):
+    old, other, recent = (cache / f".{digest[:16]}-killed", cache / ".0123456789abcdef-killed",
+                          cache / f".{digest[:16]}-building")
+    for d in (old, other, recent):
         (d / "pkg").mkdir(parents=True)
     os.utime(old, (0, 0))
+    os.utime(other, (0, 0))  # another digest's, which may never be built again
     ensure_extracted(cache, digest, z)
     assert sorted(p.name for p in cache.iterdir()) == sorted([digest, recent.name])
 
