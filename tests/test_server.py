@@ -158,6 +158,9 @@ def test_cli_falls_back_when_the_server_is_gone(home: Path, zip_path: Path) -> N
     (home / "server.json").write_text(json.dumps({"pid": os.getpid(), "url": "http://127.0.0.1:9", "port": 9}))
     r = run_cli("create-function", "--function-name", "f", "--runtime", "python3.12", "--handler", "app.handler", "--role", ROLE, "--zip-file", f"fileb://{zip_path}", home=home)
     assert r.code == 0, r.stderr
+    # Waiters too: polled here, not "could not connect".
+    r = run_cli("wait", "function-active-v2", "--function-name", "f", home=home)
+    assert (r.code, r.stderr) == (0, ""), r.stderr
 
 
 def test_endpoint_url_flag(server, tmp_path: Path) -> None:

@@ -37,16 +37,16 @@ def _encode_blobs(value: Any, type_: Any) -> Any:
 
 
 class RemoteService:
-    def __init__(self, url: str, timeout_s: float = 960.0, *, credentials: tuple[str, str, str] | None = None,
-                 sign: bool = False, connect_timeout_s: float | None = None) -> None:
+    def __init__(self, url: str, timeout_s: float | None = 960.0, *, credentials: tuple[str, str, str] | None = None,
+                 sign: bool = False, connect_timeout_s: float | None = 960.0) -> None:
         """`credentials` is (access key, secret, region) to sign with when the server demands it.
-        `timeout_s` bounds each read (None: wait for ever, as --cli-read-timeout 0), and
-        `connect_timeout_s` the connection (default: the same)."""
+        `timeout_s` bounds each read and `connect_timeout_s` the connection (None: no limit, as
+        the AWS CLI's 0)."""
         parts = urlsplit(url)
         self.host = parts.hostname or "127.0.0.1"
         self.port = parts.port or 80
         self.timeout_s = timeout_s
-        self.connect_timeout_s = timeout_s if connect_timeout_s is None else connect_timeout_s
+        self.connect_timeout_s = connect_timeout_s
         self.credentials = credentials
         self.sign = sign and credentials is not None
         self._conn: Any = None

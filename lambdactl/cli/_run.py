@@ -1,8 +1,9 @@
 """Run one `aws lambda`-style command: assemble the request, call the service, render the answer.
 
 Shared by the fast parser and the Typer app, so both behave identically: --cli-input-json,
---generate-cli-skeleton, required-parameter checks, client-side pagination (--max-items,
---starting-token, --page-size), --query, --output and the outfile of `invoke`.
+--generate-cli-skeleton, required-parameter checks and botocore's client-side validation,
+client-side pagination (--max-items, --starting-token, --page-size), waiters (`_wait`), --query,
+--output and the outfile of `invoke`.
 """
 
 from __future__ import annotations
@@ -299,15 +300,6 @@ def execute(cmd: CommandSpec, raw: dict[str, Any], opts: GlobalOptions, outfile:
     started = time.perf_counter()
     _debug(opts, f"Calling {cmd.operation} with {_redact(request)}")
     fmt = opts.output or settings.get("output") or "json"
-    if cmd.waiter is not None:
-        try:
-            return wait(svc, cmd, request)
-        except _read_timeout() as exc:
-            return other_error(str(exc))
-        except _server_unavailable() as exc:
-            return other_error(f"Could not connect to the endpoint URL: \"{opts.endpoint_url}\" ({exc})")
-        finally:
-            _finish(svc)
     as_text = _as_text_listing(svc, cmd, opts, fmt)
     try:
         try:
@@ -328,6 +320,8 @@ def execute(cmd: CommandSpec, raw: dict[str, Any], opts: GlobalOptions, outfile:
     finally:
         _finish(svc)
     _debug(opts, f"{cmd.operation} answered in {(time.perf_counter() - started) * 1000:.1f} ms")
+    if cmd.waiter is not None:
+        return int(result)  # the waiter's exit status: it prints nothing on success
     if as_text:
         from ._output import listing_json
 
@@ -346,79 +340,6 @@ def execute(cmd: CommandSpec, raw: dict[str, Any], opts: GlobalOptions, outfile:
     except BrokenPipeError:
         pass
     return ExitStatus.OK
-
-
-def _acceptor_explanation(acceptor: dict[str, Any]) -> str:
-    matcher, argument, expected = acceptor["matcher"], acceptor.get("argument"), acceptor["expected"]
-    if matcher == "path":
-        return f'For expression "{argument}" we matched expected path: "{expected}"'
-    if matcher == "pathAll":
-        return f'For expression "{argument}" all members matched expected path: "{expected}"'
-    if matcher == "pathAny":
-        return f'For expression "{argument}" we matched expected path: "{expected}" at least once'
-    if matcher == "status":
-        return f"Matched expected HTTP status code: {expected}"
-    return f"Matched expected service error code: {expected}"
-
-
-def _acceptor_matches(acceptor: dict[str, Any], response: Any, error: LambdaError | None) -> bool:
-    matcher, expected = acceptor["matcher"], acceptor["expected"]
-    if matcher == "error":
-        if expected is True:
-            return error is not None
-        if expected is False:
-            return error is None
-        return error is not None and error.code == expected
-    if matcher == "status":
-        return (error.status if error is not None else 200) == expected
-    if error is not None:
-        return False
-    import jmespath
-
-    found = jmespath.search(acceptor["argument"], response)
-    if matcher == "path":
-        return bool(found == expected)
-    if not isinstance(found, list) or not found:
-        return False
-    if matcher == "pathAll":
-        return all(v == expected for v in found)
-    return matcher == "pathAny" and any(v == expected for v in found)
-
-
-def wait(svc: Any, cmd: CommandSpec, request: dict[str, Any]) -> int:
-    """`lambdactl wait NAME`: botocore's waiter loop (same acceptors, delay and attempts, same
-    messages), printing nothing on success and exiting 255 on failure, as the AWS CLI does."""
-    from ..api_model import waiter
-
-    assert cmd.waiter is not None
-    spec = waiter(cmd.waiter)
-    last: dict[str, Any] | None = None
-    state = "waiting"
-    attempts = 0
-    while True:
-        response: Any = None
-        error: LambdaError | None = None
-        try:
-            response = svc.call(cmd.operation, request)
-        except LambdaError as exc:
-            error = exc
-        attempts += 1
-        matched = next((a for a in spec["acceptors"] if _acceptor_matches(a, response, error)), None)
-        if matched is None and error is not None:
-            return other_error(f"Waiter {cmd.waiter} failed: An error occurred ({error.code}): {error.message}")
-        if matched is not None:
-            last, state = matched, matched["state"]
-        if state == "success":
-            return ExitStatus.OK
-        if state == "failure":
-            assert last is not None
-            return other_error(f"Waiter {cmd.waiter} failed: Waiter encountered a terminal failure state: "
-                               f"{_acceptor_explanation(last)}")
-        if attempts >= spec["maxAttempts"]:
-            reason = "Max attempts exceeded" if last is None else (
-                f"Max attempts exceeded. Previously accepted state: {_acceptor_explanation(last)}")
-            return other_error(f"Waiter {cmd.waiter} failed: {reason}")
-        time.sleep(spec["delay"])
 
 
 def _as_text_listing(svc: Any, cmd: CommandSpec, opts: GlobalOptions, fmt: str) -> bool:
@@ -441,7 +362,11 @@ def _call_text_listing(svc: Any, request: dict[str, Any], opts: GlobalOptions) -
     return {"Functions": list_functions_text(svc, req)}
 
 
-def _call(svc: Any, cmd: CommandSpec, request: dict[str, Any], opts: GlobalOptions) -> dict[str, Any]:
+def _call(svc: Any, cmd: CommandSpec, request: dict[str, Any], opts: GlobalOptions) -> Any:
+    if cmd.waiter is not None:
+        from ._wait import wait
+
+        return wait(svc, cmd, request)
     if cmd.paginator and not opts.no_paginate:
         return paginate(svc, cmd, request, opts)
     if cmd.paginator and opts.max_items:
@@ -489,11 +414,19 @@ def _remote_service(opts: GlobalOptions, settings: Any) -> Any:
     keys = settings.get("server.credentials")
     first = next(iter(keys.items()), None) if isinstance(keys, dict) else None
     credentials = (str(first[0]), str(first[1]), settings.region) if first else None
-    # The AWS CLI's --cli-read-timeout / --cli-connect-timeout, in seconds; 0 waits for ever.
-    read_s, connect_s = (None if v is None else (float(v) or None)
-                         for v in (opts.cli_read_timeout, opts.cli_connect_timeout))
-    return RemoteService(url, **({"timeout_s": read_s} if opts.cli_read_timeout is not None else {}),
-                         connect_timeout_s=connect_s, credentials=credentials, sign=require_auth)
+    return RemoteService(url, credentials=credentials, sign=require_auth,
+                         timeout_s=_seconds(opts.cli_read_timeout), connect_timeout_s=_seconds(opts.cli_connect_timeout))
+
+
+def _seconds(flag_value: str | None) -> float | None:
+    """--cli-read-timeout / --cli-connect-timeout: seconds, 0 for no limit (None). Unset, an
+    invoke may take the longest function timeout and then some."""
+    if flag_value is None:
+        return REMOTE_TIMEOUT_S
+    return float(flag_value) or None
+
+
+REMOTE_TIMEOUT_S = 960.0
 
 
 def _write_outfile(outfile: str, payload: bytes) -> None:

@@ -271,18 +271,15 @@ def convert(flag: str, type_: Any, raw: str | list[str], *, binary_format: str =
 
 
 def _check_is_zip(flag: str, content: str | bytes) -> None:
-    """The AWS CLI opens a --zip-file itself and refuses what is no zip archive at all; a zip it
-    can read but Lambda cannot unpack is still the service's to refuse."""
-    import io
-    import zipfile
+    """The AWS CLI opens a --zip-file itself and refuses what is no zip archive at all; a zip
+    that is merely broken is still the service's to refuse."""
+    from ..packaging.zipscan import CorruptZipError, NotAZipError, scan
 
-    data = content if isinstance(content, bytes) else content.encode("utf-8")
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            archive.infolist()
-    except zipfile.BadZipFile:
+        scan(content if isinstance(content, bytes) else content.encode("utf-8"))
+    except NotAZipError:
         raise ParamError(None, f"{flag} must be a zip file with the fileb:// prefix.\nExample usage:  {flag} fileb://path/to/file.zip") from None
-    except Exception:  # noqa: BLE001 - anything stranger is the service's to report
+    except CorruptZipError:
         pass
 
 

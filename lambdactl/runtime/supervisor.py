@@ -258,17 +258,20 @@ class Supervisor:
         runs, so draining here attributes it to the right invocation.
         """
         with self._lock:
-            for fd in list(self._fds):
-                self._read_available(fd)
+            self._drain()
             buf, self._buf = self._buf, LogBuffer()
         return buf.getvalue()
 
     def peek_output(self) -> bytes:
         """What take_output() would return now, left in place."""
         with self._lock:
-            for fd in list(self._fds):
-                self._read_available(fd)
+            self._drain()
             return self._buf.getvalue()
+
+    def _drain(self) -> None:
+        """Move what the pipes hold now into the current buffer. Lock held."""
+        for fd in list(self._fds):
+            self._read_available(fd)
 
     def _pump_loop(self) -> None:
         sel = selectors.DefaultSelector()

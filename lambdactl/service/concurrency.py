@@ -35,6 +35,11 @@ PROVISIONED_ORDER = (
     "RequestedProvisionedConcurrentExecutions", "AvailableProvisionedConcurrentExecutions",
     "AllocatedProvisionedConcurrentExecutions", "Status", "StatusReason", "LastModified",
 )
+# PutProvisionedConcurrencyConfig's model lists Allocated before Available (Get the reverse).
+PUT_PROVISIONED_ORDER = (
+    "RequestedProvisionedConcurrentExecutions", "AllocatedProvisionedConcurrentExecutions",
+    "AvailableProvisionedConcurrentExecutions", "Status", "StatusReason", "LastModified",
+)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -180,7 +185,7 @@ def _not_latest(qualifier: str) -> None:
         raise invalid("The function resource provided must be an alias or a published version.")
 
 
-def _render_provisioned(row: tuple[Any, ...]) -> dict[str, Any]:
+def _render_provisioned(row: tuple[Any, ...], order: tuple[str, ...] = PROVISIONED_ORDER) -> dict[str, Any]:
     requested, status, reason, last_modified = row
     # Environments are started on demand locally: the requested number counts as allocated at once.
     ready = requested if status == "READY" else 0
@@ -192,7 +197,7 @@ def _render_provisioned(row: tuple[Any, ...]) -> dict[str, Any]:
         "StatusReason": reason,
         "LastModified": last_modified,
     }
-    return {k: out[k] for k in PROVISIONED_ORDER if out[k] is not None}
+    return {k: out[k] for k in order if out[k] is not None}
 
 
 def put_provisioned_concurrency_config(svc: Service, req: dict[str, Any]) -> dict[str, Any]:
@@ -236,10 +241,7 @@ def put_provisioned_concurrency_config(svc: Service, req: dict[str, Any]) -> dic
             "(function, qualifier, requested, status, status_reason, last_modified) VALUES (?, ?, ?, ?, ?, ?)",
             (name, qualifier, *record),
         )
-    put = _render_provisioned(record)
-    # PutProvisionedConcurrencyConfig's model lists Allocated before Available (Get the reverse).
-    order = ("RequestedProvisionedConcurrentExecutions", "AllocatedProvisionedConcurrentExecutions")
-    return {**{k: put[k] for k in order if k in put}, **{k: v for k, v in put.items() if k not in order}}
+    return _render_provisioned(record, PUT_PROVISIONED_ORDER)
 
 
 def _check_alias_conflicts(conn: sqlite3.Connection, name: str, qualifier: str) -> None:
