@@ -46,3 +46,6 @@ MIN_UNRESERVED_CONCURRENCY = 100
 ASYNC_MAX_RETRIES = 2
 ASYNC_MIN_EVENT_AGE_S = 60
 ASYNC_MAX_EVENT_AGE_S = 21_600
+
+# GetFunction's Code.Location and GetLayerVersion's Content.Location are links valid 10 minutes.
+CODE_URL_EXPIRES_S = 600

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
 import pytest
 
 from lambdactl.errors import LambdaError
+from lambdactl.registry import blobs
 from lambdactl.service import Service
 from lambdactl.service.policy import is_invoke_allowed
 
@@ -55,7 +57,9 @@ def test_published_code_survives_latest_updates(svc: Service) -> None:
     svc.call("UpdateFunctionCode", {"FunctionName": "f", "ZipFile": make_zip({"app.py": "# new"})})
     got = svc.call("GetFunction", {"FunctionName": "f", "Qualifier": "1"})
     assert got["Configuration"]["CodeSha256"] == v1["CodeSha256"]
-    assert Path(got["Code"]["Location"].removeprefix("file://")).read_bytes() == make_zip()
+    sha = hashlib.sha256(make_zip()).hexdigest()
+    assert f"/lambdactl/code/{sha}.zip?" in got["Code"]["Location"]
+    assert blobs.path_of(svc.settings.code_dir, sha).read_bytes() == make_zip()
 
 
 def test_publish_version_preconditions(svc: Service) -> None:

@@ -139,7 +139,7 @@ class RemoteService:
 
         host = f"{self.host}:{self.port}"
         if self.sign and self.credentials is not None:
-            from ..server.sigv4 import sign
+            from ..sigv4 import sign
 
             headers = dict(headers)
             sign(method, host, target, headers, body, *self.credentials)

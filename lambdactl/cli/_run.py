@@ -296,7 +296,10 @@ def execute(cmd: CommandSpec, raw: dict[str, Any], opts: GlobalOptions, outfile:
         settings = Settings.load(opts.home, opts.region)
     except LambdaError as exc:
         return other_error(exc.message)
-    svc: Any = _remote_service(opts, settings) or Service(settings)
+    # A folder of this machine (--code-dir) is named only in this process: a server refuses host
+    # paths from any HTTP caller, so such a command writes the registry the server reads itself.
+    local = names_host_path(request) and not opts.endpoint_url
+    svc: Any = (None if local else _remote_service(opts, settings)) or Service(settings, host_paths=True)
     started = time.perf_counter()
     _debug(opts, f"Calling {cmd.operation} with {_redact(request)}")
     fmt = opts.output or settings.get("output") or "json"
@@ -308,7 +311,7 @@ def execute(cmd: CommandSpec, raw: dict[str, Any], opts: GlobalOptions, outfile:
             if opts.endpoint_url:
                 return other_error(f"Could not connect to the endpoint URL: \"{opts.endpoint_url}\" ({exc})")
             _debug(opts, "the server in server.json did not answer; running the command here")
-            svc = Service(settings)
+            svc = Service(settings, host_paths=True)
             result = _call(svc, cmd, request, opts)
     except ParamError as exc:
         return usage_error(str(exc))
@@ -340,6 +343,12 @@ def execute(cmd: CommandSpec, raw: dict[str, Any], opts: GlobalOptions, outfile:
     except BrokenPipeError:
         pass
     return ExitStatus.OK
+
+
+def names_host_path(request: dict[str, Any]) -> bool:
+    """Whether a request names a folder of this machine (`--code-dir`, also via --cli-input-json)."""
+    code = request.get("Code")
+    return request.get("CodeDir") is not None or (isinstance(code, dict) and code.get("CodeDir") is not None)
 
 
 def _as_text_listing(svc: Any, cmd: CommandSpec, opts: GlobalOptions, fmt: str) -> bool:

@@ -30,8 +30,8 @@ TMP_DIR = "/tmp"
 
 LAMBDA_PATH = "/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:/opt/bin"
 
-# Dummy credentials: a function must never see the caller's own keys (they would let local code
-# act on a real AWS account). Shaped like real ones so SDKs accept them.
+# Credentials of a spec that names none: a function must never see the caller's own keys (they
+# would let local code act on a real AWS account). Shaped like real ones so SDKs accept them.
 DUMMY_ACCESS_KEY_ID = "AKIAIOSFODNN7EXAMPLE"
 DUMMY_SECRET_ACCESS_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 DUMMY_SESSION_TOKEN = "lambdactl-local-session-token"
@@ -65,6 +65,12 @@ class SandboxSpec:
     # Where the backend may keep what it derives from the host and reuses across environments
     # (the sandbox's /etc). None: derive nothing, bind each host entry (slower to start).
     cache_dir: Path | None = None
+    # The function's own (access key id, secret access key, session token), as Lambda hands a
+    # function its role's; None: the dummies above.
+    credentials: tuple[str, str, str] | None = None
+    # The local API this environment serves under (AWS_ENDPOINT_URL), so the function's own SDK
+    # calls reach it unchanged; None outside `lambdactl serve`.
+    endpoint_url: str | None = None
 
     def __post_init__(self) -> None:
         if not self.log_group:
@@ -121,7 +127,10 @@ def build_environment(
         )
     if layout.tmp_dir is not None:
         env["TMPDIR"] = layout.tmp_dir
+    if spec.endpoint_url is not None:
+        env["AWS_ENDPOINT_URL"] = spec.endpoint_url  # not reserved: a function may point it elsewhere
     env.update({k: v for k, v in spec.env.items() if k not in RESERVED_ENV_KEYS})
+    key_id, secret_key, token = spec.credentials or (DUMMY_ACCESS_KEY_ID, DUMMY_SECRET_ACCESS_KEY, DUMMY_SESSION_TOKEN)
     env.update({
         "_HANDLER": spec.handler,
         "AWS_REGION": spec.region,
@@ -133,9 +142,9 @@ def build_environment(
         "AWS_LAMBDA_LOG_GROUP_NAME": spec.log_group,
         "AWS_LAMBDA_LOG_STREAM_NAME": spec.log_stream,
         "AWS_LAMBDA_RUNTIME_API": runtime_api,
-        "AWS_ACCESS_KEY_ID": DUMMY_ACCESS_KEY_ID,
-        "AWS_SECRET_ACCESS_KEY": DUMMY_SECRET_ACCESS_KEY,
-        "AWS_SESSION_TOKEN": DUMMY_SESSION_TOKEN,
+        "AWS_ACCESS_KEY_ID": key_id,
+        "AWS_SECRET_ACCESS_KEY": secret_key,
+        "AWS_SESSION_TOKEN": token,
         "LAMBDA_TASK_ROOT": task,
         "LAMBDA_RUNTIME_DIR": rt,
         "TZ": ":UTC",

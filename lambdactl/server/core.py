@@ -16,12 +16,12 @@ import threading
 import time
 from typing import Any
 
-from .. import __version__
+from .. import __version__, sigv4
 from ..errors import LambdaError
 from ..httpwire import BadRequest, Conn, Request, read_request, response
 from ..models import new_uuid
 from ..settings import SERVER_FILE, Settings, read_server_file  # noqa: F401 - re-exported
-from . import function_urls, sigv4
+from . import function_urls
 from .pool import WarmPool
 from .rest import Router, build_request, build_response, error_response, parse_target
 
@@ -45,6 +45,11 @@ class LambdaServer:
         self.credentials = sigv4.credentials(settings.get("server.credentials"))  # ValueError if malformed
         if require_auth and not self.credentials:
             raise ValueError('--require-auth needs access keys in config.toml: [server.credentials] AKID = "secret"')
+        from ..service import access
+
+        # Config keys for the user; each function's own credentials for what runs inside one.
+        self.secret = access.home_secret(settings)
+        self.keys = access.Keychain(self.secret, self.credentials)
         timeout = idle_timeout_s if idle_timeout_s is not None else float(settings.get("server.idle_timeout_s", 300))
         self.pool = WarmPool(idle_timeout_s=timeout)
         self._local = threading.local()
@@ -157,12 +162,10 @@ class LambdaServer:
         if svc is None:
             from ..service import Service
 
-            svc = Service(self.settings)
+            svc = Service(self.settings, host_paths=False, endpoint_url=self.url)
             svc.environments = self.pool  # type: ignore[attr-defined]
             svc.log_sink = self.log_sink  # type: ignore[attr-defined]
             svc.leases = self.leases  # type: ignore[attr-defined]
-            svc.code_url_base = f"{self.url}/lambdactl/code"  # type: ignore[attr-defined]
-            svc.layer_url_base = f"{self.url}/lambdactl/layers"  # type: ignore[attr-defined]
             self._local.svc = svc
         return svc
 
@@ -180,9 +183,9 @@ class LambdaServer:
                 return self._local_route(req, path, request_id, keep)
             if self.require_auth:
                 try:
-                    sigv4.verify(req.method, req.target, req.headers, req.body, self.credentials)
+                    sigv4.verify(req.method, req.target, req.headers, req.body, self.keys)
                 except sigv4.SignatureError as exc:
-                    raise LambdaError(exc.code, exc.message, 403) from None
+                    raise LambdaError(exc.code, exc.message, exc.status) from None
             matched = self.router.match(req.method, path, query)
             if matched is None:
                 raise LambdaError("UnknownOperationException", f"Unknown operation {req.method} {path}", 404)
@@ -252,6 +255,13 @@ class LambdaServer:
             return response(200, body, [("x-amzn-RequestId", request_id)], close=not keep)
         for prefix, directory in (("/lambdactl/code/", self.settings.code_dir), ("/lambdactl/layers/", self.settings.layers_dir)):
             if path.startswith(prefix):
+                from ..service.access import link_lookup
+
+                # The presignature is the authorisation, with or without --require-auth.
+                try:
+                    sigv4.verify_presigned(req.method, req.target, req.headers, link_lookup(self.secret))
+                except sigv4.SignatureError as exc:
+                    return response(exc.status, s3_error(exc, request_id), [("Content-Type", "application/xml")], close=not keep)
                 name = path[len(prefix):]
                 if len(name) == 68 and name.endswith(".zip") and all(c in "0123456789abcdef" for c in name[:64]):
                     try:
@@ -260,3 +270,12 @@ class LambdaServer:
                         break
                     return response(200, data, [("Content-Type", "application/zip")], close=not keep)
         return response(404, b'{"message":"Not Found"}', [("x-amzn-ErrorType", "ResourceNotFoundException")], close=not keep)
+
+
+def s3_error(exc: sigv4.SignatureError, request_id: str) -> bytes:
+    """An S3 error document, as a presigned download's refusal comes from S3."""
+    from xml.sax.saxutils import escape
+
+    members = (("Code", exc.code), ("Message", exc.message), *exc.details, ("RequestId", request_id))
+    inner = "".join(f"<{k}>{escape(v)}</{k}>" for k, v in members)
+    return f'<?xml version="1.0" encoding="UTF-8"?>\n<Error>{inner}</Error>'.encode()

@@ -23,9 +23,9 @@ import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
+from .. import sigv4
 from ..errors import LambdaError
 from ..httpwire import Request, response
-from . import sigv4
 
 if TYPE_CHECKING:
     from .core import LambdaServer
@@ -105,12 +105,12 @@ def _message(status: int, message: str | None, request_id: str, close: bool, err
 
 
 def _authorize(server: LambdaServer, svc: Any, req: Request, config: dict[str, Any]) -> sigv4.Signed | None:
-    """The signer for AWS_IAM (checked against the server's credentials); None for NONE, which
+    """The signer for AWS_IAM (config.toml's keys, or a function's own credentials); None for NONE, which
     needs the resource policy to let anyone (`*`) call both InvokeFunctionUrl and InvokeFunction,
     as AWS demands of URLs created since October 2025."""
     if config["AuthType"] == "AWS_IAM":
         try:
-            return sigv4.verify(req.method, req.target, req.headers, req.body, server.credentials)
+            return sigv4.verify(req.method, req.target, req.headers, req.body, server.keys)
         except sigv4.SignatureError as exc:
             if exc.code == sigv4.MISSING_TOKEN[0]:
                 raise _Refusal(403, "Forbidden", "AccessDeniedException") from None

@@ -77,11 +77,21 @@ OPERATIONS: dict[str, tuple[str, str]] = {
 
 
 class Service:
-    """One Lambda service bound to one home; holds the registry connection and the clock."""
+    """One Lambda service bound to one home; holds the registry connection and the clock.
 
-    def __init__(self, settings: Settings, clock: Callable[[], float] = time.time) -> None:
+    `host_paths`: whether requests may name folders of this machine (`CodeDir`). Only the local
+    CLI, acting in the user's own process, passes True; a server never does, so no HTTP caller (a
+    function in a sandbox among them) can make a function of a host folder. `endpoint_url`: where
+    the server this service answers for listens; environments get it as AWS_ENDPOINT_URL and code
+    download links name it (None: not under `serve`; links name the configured address).
+    """
+
+    def __init__(self, settings: Settings, clock: Callable[[], float] = time.time, *, host_paths: bool = False,
+                 endpoint_url: str | None = None) -> None:
         self.settings = settings
         self.clock = clock
+        self.host_paths = host_paths
+        self.endpoint_url = endpoint_url
         self._conn: sqlite3.Connection | None = None
 
     @property

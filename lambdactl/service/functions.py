@@ -398,12 +398,20 @@ def _resolve_layers(svc: Service, arns: list[str]) -> list[dict[str, Any]]:
 # Code
 
 
-def _code_from_request(v: Validator, code: dict[str, Any] | None, *, member: str = "Code") -> tuple[bytes, str | None]:
+HOST_PATH_REFUSED = (
+    "CodeDir names a folder on this machine: lambdactl accepts it only from the local CLI "
+    "(--code-dir, run in the user's own process), never over HTTP. Upload a zip (ZipFile) instead."
+)
+
+
+def _code_from_request(svc: Service, code: dict[str, Any] | None) -> tuple[bytes, str | None]:
     """The package bytes of a request, and the code folder when it names one (`--code-dir`)."""
     import base64
 
     assert code is not None
     if code.get("CodeDir") is not None:
+        if not svc.host_paths:
+            raise invalid(HOST_PATH_REFUSED)
         if code.get("ZipFile") is not None:
             raise invalid("Specify either a zip file or a code directory, not both.")
         from .codedir import check_dir, snapshot
@@ -546,7 +554,7 @@ def create_function(svc: Service, req: dict[str, Any]) -> dict[str, Any]:
         from .tags import check_tags
 
         check_tags(tags)
-    data, code_dir = _code_from_request(v, code)
+    data, code_dir = _code_from_request(svc, code)
     sha_hex, unzipped = check_code_zip(data, _layers_unzipped(svc, config.get("Layers")))
 
     now = svc.clock()
@@ -637,9 +645,11 @@ def get_function(svc: Service, req: dict[str, Any]) -> dict[str, Any]:
         ).fetchone()
     out: dict[str, Any] = {
         "Configuration": render_configuration(svc, stored, arn_qualifier=qualifier),
+        # A folder's path is told only to the local CLI that linked it; anyone else gets the
+        # snapshot its CodeSha256 names, as a download link.
         "Code": (
             {"RepositoryType": "Directory", "Location": stored["_CodeDir"]}
-            if "_CodeDir" in stored
+            if "_CodeDir" in stored and svc.host_paths
             else {"RepositoryType": "S3", "Location": code_location(svc, _code_sha_hex(stored))}
         ),
     }
@@ -652,15 +662,12 @@ def get_function(svc: Service, req: dict[str, Any]) -> dict[str, Any]:
 
 
 def code_location(svc: Service, sha_hex: str, kind: str = "code") -> str:
-    """Where a code (or layer) zip can be downloaded: the server's URL when one serves it, else
-    the blob file."""
-    base = getattr(svc, f"{kind}_url_base", None)
-    if base:
-        return f"{base}/{sha_hex}.zip"
-    from ..registry import blobs
+    """Where a code (or layer) zip can be downloaded: a presigned link to the server this service
+    answers for (else the configured server address), expiring as Lambda's links do."""
+    from .access import presigned_url
 
-    directory = svc.settings.code_dir if kind == "code" else svc.settings.layers_dir
-    return blobs.path_of(directory, sha_hex).resolve().as_uri()
+    path = f"/lambdactl/{'code' if kind == 'code' else 'layers'}/{sha_hex}.zip"
+    return presigned_url(svc, path)
 
 
 def _decode_marker(marker: str | None) -> tuple[str, int] | None:
@@ -747,7 +754,7 @@ def update_function_code(svc: Service, req: dict[str, Any]) -> dict[str, Any]:
     if qualifier is not None:
         raise invalid(f"Unsupported qualifier in function name: {req.get('FunctionName')}")
     code = {k: req[k] for k in ("ZipFile", "S3Bucket", "S3Key", "S3ObjectVersion", "ImageUri", "CodeDir") if k in req}
-    data, code_dir = _code_from_request(v, code)
+    data, code_dir = _code_from_request(svc, code)
     from ..registry.db import write_transaction
 
     current = load_version(svc, name, LATEST)

@@ -149,6 +149,7 @@ def opt_root(svc: Service, stored: dict[str, Any]) -> Path | None:
 def build_spec(svc: Service, stored: dict[str, Any], version: str, *, initialization_type: str = "on-demand") -> SandboxSpec:
     from ..runtime.logs import log_stream_name
     from ..runtime.spec import SandboxSpec
+    from .access import function_credentials
 
     name = stored["FunctionName"]
     return SandboxSpec(
@@ -169,6 +170,8 @@ def build_spec(svc: Service, stored: dict[str, Any], version: str, *, initializa
         log_stream=log_stream_name(version),
         initialization_type=initialization_type,
         cache_dir=svc.settings.cache_dir / "sandbox",
+        credentials=function_credentials(svc, arn(svc, name)),
+        endpoint_url=svc.endpoint_url,
     )
 
 
