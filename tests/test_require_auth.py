@@ -195,3 +195,35 @@ def test_credentials_table_must_map_keys_to_secrets() -> None:
     for bad in ({"A": 1}, {"A": ""}, ["A"]):
         with pytest.raises(ValueError):
             sigv4.credentials(bad)
+
+
+def test_scope_date_must_be_the_request_date(auth_server) -> None:
+    url = auth_server["url"]
+    host = url.split("//", 1)[1]
+    headers: dict[str, str] = {}
+    sigv4.sign("GET", host, "/2015-03-31/functions", headers, b"", ACCESS_KEY, SECRET_KEY, "us-east-1")
+    day = headers["X-Amz-Date"][:8]
+    # Signed correctly, but over a scope dated another day than X-Amz-Date.
+    amz_date = headers["X-Amz-Date"]
+    scope = "20200101/us-east-1/lambda/aws4_request"
+    creq = sigv4.canonical_request("GET", "/2015-03-31/functions", {"host": host, "x-amz-date": amz_date}, ["host", "x-amz-date"],
+                                   hashlib.sha256(b"").hexdigest())
+    forged = {"X-Amz-Date": amz_date, "Authorization": f"{sigv4.ALGORITHM} Credential={ACCESS_KEY}/{scope}, "
+              f"SignedHeaders=host;x-amz-date, Signature={sigv4.signature(SECRET_KEY, amz_date, scope, creq)}"}
+    status, code, body = _raw(url, "/2015-03-31/functions", forged)
+    assert (status, code) == (403, "InvalidSignatureException")
+    assert body["message"] == ("Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: "
+                               f"'20200101' != '{day}', from '{amz_date}'.")
+
+
+def test_presigned_api_requests_live_at_most_a_week(auth_server) -> None:
+    from urllib.parse import urlsplit
+
+    url = auth_server["url"] + "/2015-03-31/functions"
+    for expires, expected in ((604_800, 200), (604_801, 400)):
+        request = AWSRequest(method="GET", url=url)
+        SigV4QueryAuth(Credentials(ACCESS_KEY, SECRET_KEY), "lambda", "us-east-1", expires=expires).add_auth(request)
+        parts = urlsplit(request.prepare().url)
+        status, code, body = _raw(auth_server["url"], f"{parts.path}?{parts.query}", {})
+        assert status == expected, body
+    assert (code, body["message"]) == ("AuthorizationQueryParametersError", sigv4.EXPIRES_TOO_LONG_MESSAGE)
