@@ -13,13 +13,21 @@ to the caller's key lookup with the key id. Knows nothing of Lambda operations; 
 
 from __future__ import annotations
 
-import calendar
 import hashlib
 import hmac
 import time
-from collections.abc import Callable, Mapping
-from typing import NamedTuple, Union
+from collections import namedtuple
+from collections.abc import Mapping
 from urllib.parse import quote, unquote
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs a CLI command that presigns a code link a few milliseconds
+    from collections.abc import Callable
+    from typing import Union
+
+    # The keys a verifier accepts: access key id -> secret (long-term keys, no session token),
+    # or a lookup of (access key id, session token or None) -> secret or None.
+    Keys = Union[Mapping[str, str], Callable[[str, "str | None"], "str | None"]]
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 # AWS refuses a header signature dated more than 5 minutes from its clock (Lambda's words:
@@ -40,10 +48,6 @@ S3_BAD_SIGNATURE_MESSAGE = ("The request signature we calculated does not match 
 EXPIRES_TOO_LONG_MESSAGE = ("X-Amz-Expires must be less than a week (in seconds); that is, the given X-Amz-Expires "
                             f"must be less than {MAX_PRESIGNED_EXPIRES_S} seconds")
 
-# The keys a verifier accepts: access key id -> secret (long-term keys, no session token), or a
-# lookup of (access key id, session token or None) -> secret or None.
-Keys = Union[Mapping[str, str], Callable[[str, "str | None"], "str | None"]]
-
 
 class SignatureError(Exception):
     """A request that fails authentication: AWS's error code, message and HTTP status, and the
@@ -57,8 +61,10 @@ class SignatureError(Exception):
         self.details = details
 
 
-class Signed(NamedTuple):
-    """The parts of a request's signature: who signed, for which scope, over which headers."""
+class Signed(namedtuple("Signed", "access_key date region service signed_headers signature amz_date presigned "
+                                   "expires_s session_token", defaults=(None, None))):
+    """The parts of a request's signature: who signed (access key, session token), for which
+    scope, over which headers (a list), dated `amz_date`; `expires_s` for presigned ones."""
 
     access_key: str
     date: str
@@ -68,8 +74,8 @@ class Signed(NamedTuple):
     signature: str
     amz_date: str
     presigned: bool
-    expires_s: int | None = None
-    session_token: str | None = None
+    expires_s: int | None
+    session_token: str | None
 
     @property
     def scope(self) -> str:
@@ -257,6 +263,8 @@ def _signature_matches(method: str, target: str, headers: Mapping[str, str], sig
 
 
 def _epoch(amz_date: str) -> float:
+    import calendar
+
     try:
         return float(calendar.timegm(time.strptime(amz_date, "%Y%m%dT%H%M%SZ")))
     except ValueError:
@@ -339,8 +347,8 @@ def verify_presigned(method: str, target: str, headers: Mapping[str, str], crede
                            "X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, and X-Amz-Expires parameters.")
     amz_date = params["X-Amz-Date"]
     try:
-        when = float(calendar.timegm(time.strptime(amz_date, "%Y%m%dT%H%M%SZ")))
-    except ValueError:
+        when = _epoch(amz_date)
+    except SignatureError:
         raise _query_error("X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\"") from None
     try:
         expires_s = int(params["X-Amz-Expires"])
