@@ -60,6 +60,14 @@ class SignatureError(Exception):
         self.status = status
         self.details = details
 
+    def s3_document(self, request_id: str) -> bytes:
+        """This refusal as S3's XML error document (a presigned download's refusal is S3's)."""
+        from xml.sax.saxutils import escape
+
+        members = (("Code", self.code), ("Message", self.message), *self.details, ("RequestId", request_id))
+        inner = "".join(f"<{k}>{escape(v)}</{k}>" for k, v in members)
+        return f'<?xml version="1.0" encoding="UTF-8"?>\n<Error>{inner}</Error>'.encode()
+
 
 class Signed(namedtuple("Signed", "access_key date region service signed_headers signature amz_date presigned "
                                    "expires_s session_token", defaults=(None, None))):

@@ -47,9 +47,11 @@ class LambdaServer:
             raise ValueError('--require-auth needs access keys in config.toml: [server.credentials] AKID = "secret"')
         from ..service import access
 
-        # Config keys for the user; each function's own credentials for what runs inside one.
-        self.secret = access.home_secret(settings)
-        self.keys = access.Keychain(self.secret, self.credentials)
+        # Config keys for the user; each function's own credentials for what runs inside one;
+        # the home's link key for code downloads.
+        secret = access.home_secret(settings)
+        self.keys = access.Keychain(secret, self.credentials)
+        self.link_keys = access.link_lookup(secret)
         timeout = idle_timeout_s if idle_timeout_s is not None else float(settings.get("server.idle_timeout_s", 300))
         self.pool = WarmPool(idle_timeout_s=timeout)
         self._local = threading.local()
@@ -255,13 +257,11 @@ class LambdaServer:
             return response(200, body, [("x-amzn-RequestId", request_id)], close=not keep)
         for prefix, directory in (("/lambdactl/code/", self.settings.code_dir), ("/lambdactl/layers/", self.settings.layers_dir)):
             if path.startswith(prefix):
-                from ..service.access import link_lookup
-
                 # The presignature is the authorisation, with or without --require-auth.
                 try:
-                    sigv4.verify_presigned(req.method, req.target, req.headers, link_lookup(self.secret))
+                    sigv4.verify_presigned(req.method, req.target, req.headers, self.link_keys)
                 except sigv4.SignatureError as exc:
-                    return response(exc.status, s3_error(exc, request_id), [("Content-Type", "application/xml")], close=not keep)
+                    return response(exc.status, exc.s3_document(request_id), [("Content-Type", "application/xml")], close=not keep)
                 name = path[len(prefix):]
                 if len(name) == 68 and name.endswith(".zip") and all(c in "0123456789abcdef" for c in name[:64]):
                     try:
@@ -270,12 +270,3 @@ class LambdaServer:
                         break
                     return response(200, data, [("Content-Type", "application/zip")], close=not keep)
         return response(404, b'{"message":"Not Found"}', [("x-amzn-ErrorType", "ResourceNotFoundException")], close=not keep)
-
-
-def s3_error(exc: sigv4.SignatureError, request_id: str) -> bytes:
-    """An S3 error document, as a presigned download's refusal comes from S3."""
-    from xml.sax.saxutils import escape
-
-    members = (("Code", exc.code), ("Message", exc.message), *exc.details, ("RequestId", request_id))
-    inner = "".join(f"<{k}>{escape(v)}</{k}>" for k, v in members)
-    return f'<?xml version="1.0" encoding="UTF-8"?>\n<Error>{inner}</Error>'.encode()
