@@ -114,3 +114,26 @@ def test_credentials_without_a_server(home: Path, tmp_path: Path) -> None:
     again = json.loads(out.read_bytes())["env"]
     assert again["AWS_ENDPOINT_URL"] == "http://elsewhere:1"
     assert {k: again[k] for k in ("AWS_ACCESS_KEY_ID", "AWS_SESSION_TOKEN")} == {k: env[k] for k in ("AWS_ACCESS_KEY_ID", "AWS_SESSION_TOKEN")}
+
+
+def test_an_aws_iam_function_url_accepts_a_functions_credentials(keyed_server, home: Path) -> None:
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    from lambdactl.service import Service
+    from lambdactl.service.access import function_credentials
+    from lambdactl.settings import Settings
+
+    from .test_function_urls import call, make_url
+
+    web = make_url(boto_lambda(keyed_server["url"]), "AWS_IAM", public=False)
+    svc = Service(Settings.load(home))
+    key, secret, token = function_credentials(svc, "arn:aws:lambda:us-east-1:123456789012:function:caller")
+    svc.close()
+    # Any other spelling of the token is refused, even one base64 decodes to the same bytes.
+    for session_token, expected in ((token, 200), (token[:-1] + ("B" if token[-1] == "A" else "A"), 403), (token + "=", 403)):
+        request = AWSRequest(method="GET", url=f"http://{web['host']}/plain")
+        SigV4Auth(Credentials(key, secret, session_token), "lambda", "us-east-1").add_auth(request)
+        status, _, data = call(web["port"], "GET", "/plain", host=web["host"], headers=list(request.prepare().headers.items()))
+        assert status == expected, data

@@ -106,9 +106,13 @@ def _unb64(text: str) -> bytes:
 # Function credentials
 
 
+def _token(secret: bytes, subject: str) -> str:
+    return f"{TOKEN_PREFIX}.{_b64(subject.encode())}.{_b64(_mac(secret, 'session-token', subject))}"
+
+
 def derived_credentials(secret: bytes, subject: str) -> tuple[str, str, str]:
     """(access key id, secret access key, session token) of `subject` (an unqualified function ARN)."""
-    token = f"{TOKEN_PREFIX}.{_b64(subject.encode())}.{_b64(_mac(secret, 'session-token', subject))}"
+    token = _token(secret, subject)
     key_id = "ASIA" + base64.b32encode(_mac(secret, "access-key-id", subject)).decode("ascii")[:16]
     secret_key = _b64(_mac(secret, "secret-access-key", subject))[:40]
     return key_id, secret_key, token
@@ -121,15 +125,15 @@ def function_credentials(svc: Service, function_arn: str) -> tuple[str, str, str
 def token_subject(secret: bytes, token: str) -> str | None:
     """The function a session token was made for, or None when this home did not make it."""
     prefix, _, rest = token.partition(".")
-    encoded, _, mac = rest.partition(".")
-    if prefix != TOKEN_PREFIX or not encoded or not mac:
+    encoded = rest.partition(".")[0]
+    if prefix != TOKEN_PREFIX or not encoded:
         return None
     try:
         subject = _unb64(encoded).decode("utf-8")
-        given = _unb64(mac)
     except (ValueError, UnicodeDecodeError):
         return None
-    return subject if hmac.compare_digest(given, _mac(secret, "session-token", subject)) else None
+    # The whole token as made, character for character (base64 would let some be spelt two ways).
+    return subject if hmac.compare_digest(token.encode(), _token(secret, subject).encode()) else None
 
 
 class Keychain:
