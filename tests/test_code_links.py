@@ -119,3 +119,25 @@ def test_links_name_the_configured_server_when_none_runs(home: Path, kind: str) 
     finally:
         svc.close()
     assert re.match(r"http://\[::1\]:9123/lambdactl/(code|layers)/[0-9a-f]{64}\.zip\?X-Amz-Algorithm=AWS4-HMAC-SHA256&", url)
+
+
+def test_the_home_secret_is_made_once_and_a_bad_one_is_reported(home: Path, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    fresh = tmp_path / "fresh"
+    script = "import sys; from lambdactl.service.access import home_secret; from lambdactl.settings import Settings; " \
+             "print(home_secret(Settings.load(sys.argv[1])).hex())"
+    procs = [subprocess.Popen([sys.executable, "-c", script, str(fresh)], stdout=subprocess.PIPE, text=True) for _ in range(4)]
+    seen = {p.communicate(timeout=60)[0].strip() for p in procs}
+    assert len(seen) == 1 and len(seen.pop()) == 64  # racing processes agree on one secret
+    assert [p.name for p in fresh.iterdir()] == [SECRET_FILE]  # no temporary file left behind
+    (home / SECRET_FILE).write_text("not a key\n")
+    r = run_cli("serve", "--port", "0", home=home)
+    assert r.code == 253 and "is not a lambdactl signing key; delete it" in r.stderr
+    code = tmp_path / "code.zip"
+    code.write_bytes(make_zip())
+    assert run_cli("create-function", "--function-name", "f", "--runtime", "python3.12", "--handler", "app.handler",
+                   "--role", ROLE, "--zip-file", f"fileb://{code}", home=home).code == 0
+    r = run_cli("get-function", "--function-name", "f", home=home)
+    assert r.code == 254 and "(ServiceException)" in r.stderr and "is not a lambdactl signing key" in r.stderr

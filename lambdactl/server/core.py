@@ -49,7 +49,10 @@ class LambdaServer:
 
         # Config keys for the user; each function's own credentials for what runs inside one;
         # the home's link key for code downloads.
-        secret = access.home_secret(settings)
+        try:
+            secret = access.home_secret(settings)
+        except LambdaError as exc:
+            raise ValueError(exc.message) from None
         self.keys = access.Keychain(secret, self.credentials)
         self.link_keys = access.link_lookup(secret)
         timeout = idle_timeout_s if idle_timeout_s is not None else float(settings.get("server.idle_timeout_s", 300))

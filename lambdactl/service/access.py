@@ -55,11 +55,12 @@ def home_secret(settings: Settings) -> bytes:
 
 def _load_or_create(path: Path) -> bytes:
     try:
-        text = path.read_text(encoding="ascii")
-    except FileNotFoundError:
-        text = _create(path)
+        try:
+            text = path.read_text(encoding="ascii")
+        except FileNotFoundError:
+            text = _create(path)
     except (OSError, UnicodeDecodeError) as exc:
-        raise LambdaError("ServiceException", f"Cannot read {path}: {exc}", 500) from None
+        raise LambdaError("ServiceException", f"Cannot read or create the signing key {path}: {exc}", 500) from None
     try:
         secret = bytes.fromhex(text.strip())
     except ValueError:
