@@ -307,6 +307,56 @@ def test_home_is_0700_and_its_files_0600_whatever_the_umask(tmp_path: Path, sand
     assert stat.S_IMODE((code_tree / "app.py").stat().st_mode) == 0o444  # still readable by the sandbox user
 
 
+def test_a_private_home_runs_functions_for_an_ordinary_user_in_both_sandbox_modes() -> None:
+    """Root reads through any mode; only another user shows that a 0700 home still lets the
+    sandbox read the code it keeps (bubblewrap binds it, the fallback runs in it)."""
+    import pwd
+    import shutil
+    import tempfile
+
+    import lambdactl
+
+    runuser = shutil.which("runuser")
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    python = shutil.which(f"python{version}", path="/usr/local/bin:/usr/bin:/bin")
+    if os.geteuid() != 0 or not runuser or not python:
+        pytest.skip(f"needs root, runuser and a system python{version}")
+    nobody = pwd.getpwnam("nobody")
+    import typer
+
+    site = Path(typer.__file__).parent.parent
+    path = f"{Path(lambdactl.__file__).parent.parent}:{site}"
+    work = Path(tempfile.mkdtemp(prefix="lambdactl-user-"))
+    try:
+        os.chown(work, nobody.pw_uid, nobody.pw_gid)
+        (work / "code.zip").write_bytes(make_zip())
+        os.chmod(work / "code.zip", 0o644)
+        env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(work), "PYTHONPATH": path,
+               "PYTHONDONTWRITEBYTECODE": "1", "LAMBDACTL_HOME": str(work / "home")}
+
+        def as_user(*args: str, sandbox: str = "") -> subprocess.CompletedProcess[str]:
+            extra = {"LAMBDACTL_SANDBOX": sandbox} if sandbox else {}
+            return subprocess.run([runuser, "-u", "nobody", "--", "env", *(f"{k}={v}" for k, v in {**env, **extra}.items()),
+                                   python, *args], capture_output=True, text=True, timeout=120, cwd=work)
+
+        probe = as_user("-c", "import lambdactl, typer, sqlite_utils, tomli_w, platformdirs")
+        if probe.returncode != 0:
+            pytest.skip(f"the package is not readable by nobody: {probe.stderr[-300:]}")
+        create = ["-m", "lambdactl", "create-function", "--function-name", "f", "--runtime", f"python{version}",
+                  "--handler", "app.handler", "--role", "arn:aws:iam::123456789012:role/r",
+                  "--zip-file", f"fileb://{work / 'code.zip'}"]
+        r = as_user(*create)
+        assert r.returncode == 0, r.stderr
+        assert stat.S_IMODE((work / "home").stat().st_mode) == 0o700
+        for sandbox in ("", "fallback"):
+            r = as_user("-m", "lambdactl", "invoke", "--function-name", "f", "--payload", '{"k": 1}', "-",
+                        "--query", "Payload", "--output", "text", sandbox=sandbox)
+            assert (r.returncode, r.stdout.strip()) == (0, '{"k": 1}'), (sandbox, r.stderr)
+    finally:
+        subprocess.run(["chmod", "-R", "u+w", str(work)], check=False)
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def test_an_existing_open_home_is_closed_when_a_command_opens_it(home: Path, tmp_path: Path) -> None:
     z = tmp_path / "code.zip"
     z.write_bytes(make_zip())
