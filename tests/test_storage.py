@@ -217,6 +217,45 @@ def test_doctor_gc_collects_orphans_and_dead_writers_files(home: Path, tmp_path:
     assert run_cli("doctor", "--gc", "--output", "json", home=home).json["gc"]["removed"] == []
 
 
+@pytest.mark.parametrize("sandbox", ["bubblewrap", "fallback"])
+def test_doctor_gc_keeps_the_code_tree_of_a_running_invocation(home: Path, tmp_path: Path, sandbox: str) -> None:
+    from lambdactl.runtime.codecache import trees_in_use
+    from lambdactl.runtime.sandbox import detect_mode
+
+    if sandbox == "bubblewrap" and detect_mode().name != "bubblewrap":
+        pytest.skip("needs bubblewrap")
+    env = {"LAMBDACTL_SANDBOX": "fallback"} if sandbox == "fallback" else {}
+    slow, new = tmp_path / "slow.zip", tmp_path / "new.zip"
+    slow.write_bytes(make_zip({"app.py": "import time\ndef handler(e, c):\n    time.sleep(6)\n    return 'done'\n"}))
+    new.write_bytes(make_zip({"app.py": "def handler(e, c):\n    return 'new'\n"}))
+    assert run_cli(*create_args("f", slow, "--timeout", "30"), home=home, env=env).code == 0
+    old_sha = next(home.glob("code/*.zip")).stem
+    full_env = {**os.environ, "LAMBDACTL_HOME": str(home), **env}
+    from .helpers import console_script
+
+    running = subprocess.Popen([console_script(), "invoke", "--function-name", "f", str(tmp_path / "out")],
+                               env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while old_sha not in trees_in_use() and time.monotonic() < deadline and running.poll() is None:
+            time.sleep(0.05)
+        assert old_sha in trees_in_use()
+        # the running code's zip is no longer referenced (and goes at once); its tree must stay
+        assert run_cli("update-function-code", "--function-name", "f", "--zip-file", f"fileb://{new}", home=home).code == 0
+        assert not (home / "code" / f"{old_sha}.zip").exists()
+        r = run_cli("doctor", "--gc", "--output", "json", home=home)
+        assert r.code == 0, r.stderr
+        assert r.json["gc"]["removed"] == []
+        assert running.wait(timeout=60) == 0, running.stderr.read() if running.stderr else ""
+    finally:
+        if running.poll() is None:
+            running.kill()
+            running.wait()
+    assert json.loads((tmp_path / "out").read_text()) == "done"
+    r = run_cli("doctor", "--gc", "--output", "json", home=home)
+    assert [item["path"] for item in r.json["gc"]["removed"]] == [f"cache/code/{old_sha}"]
+
+
 def test_serve_start_collects_orphans_and_old_invocations(home: Path, tmp_path: Path) -> None:
     paths = _litter(home, tmp_path)
     svc = Service(Settings.load(home))

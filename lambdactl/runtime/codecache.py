@@ -206,8 +206,8 @@ def sha256_file(path: Path) -> str:
 
 def trees_in_use() -> set[str]:
     """Digests a live process may be using a tree of: in its working directory (a fallback
-    sandbox runs in its task root), in the environment of a Runtime API client (the fallback's
-    layer paths), or in a mount of another mount namespace (bubblewrap binds /var/task and /opt
+    sandbox runs in its task root), in the environment or command line of a Runtime API client
+    (the fallback's layer paths), or in a mount of another mount namespace (bubblewrap binds /var/task and /opt
     from the cache). Processes this user cannot inspect are not ours to worry about."""
     found: set[str] = set()
     try:
@@ -221,7 +221,8 @@ def trees_in_use() -> set[str]:
             with open(f"/proc/{pid}/environ", "rb") as fh:
                 environ = fh.read()
             if b"AWS_LAMBDA_RUNTIME_API=" in environ:
-                found.update(HEX_RE.findall(environ.decode("utf-8", "replace")))
+                with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                    found.update(HEX_RE.findall((environ + fh.read()).decode("utf-8", "replace")))
             if os.readlink(f"/proc/{pid}/ns/mnt") != own_ns:
                 with open(f"/proc/{pid}/mountinfo", encoding="utf-8", errors="replace") as fh:
                     found.update(HEX_RE.findall(fh.read()))
