@@ -146,6 +146,20 @@ def test_invocation_rows_are_trimmed_in_batches(home: Path, monkeypatch: pytest.
     svc.close()
 
 
+def test_the_servers_log_writer_trims_old_invocation_rows_as_it_flushes(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from lambdactl.service import logs
+
+    monkeypatch.setattr(logs, "TRIM_INVOCATIONS_EVERY_S", 0.0)  # at most once a minute, in the server
+    svc = _service(home)
+    now = time.time()
+    _age_invocations(svc, [72, 48, 0], now)
+    sink = logs.BatchingSink(lambda: Service(Settings.load(home)), interval_s=0.01)
+    sink.put(_records("g", 1, 10, now)[0])
+    sink.close()
+    assert sorted(svc.conn.execute("SELECT function FROM invocations").fetchall()) == [("f",), ("g",)]
+    svc.close()
+
+
 # -- garbage ------------------------------------------------------------------------------------
 
 def _litter(home: Path, tmp_path: Path) -> dict[str, Path]:

@@ -246,13 +246,18 @@ class BatchingSink:
                 batch.append(item)
             try:
                 write_records(svc, batch)
-                if time.monotonic() >= next_trim:
-                    next_trim = time.monotonic() + TRIM_INVOCATIONS_EVERY_S
-                    trim_invocations(svc)
             except Exception as exc:  # noqa: BLE001 - losing logs must not stop the server
                 import sys
 
                 print(f"lambdactl: could not store {len(batch)} log records: {exc}", file=sys.stderr)
+            if time.monotonic() >= next_trim:
+                next_trim = time.monotonic() + TRIM_INVOCATIONS_EVERY_S
+                try:
+                    trim_invocations(svc)
+                except Exception as exc:  # noqa: BLE001 - nor may a failed trim
+                    import sys
+
+                    print(f"lambdactl: could not trim old invocation rows: {exc}", file=sys.stderr)
 
     def close(self) -> None:
         """Flush what is queued and stop."""
