@@ -103,7 +103,10 @@ def ensure_home(home: Path) -> None:
 
 def _tighten(home: Path) -> None:
     """A home made before it was private: close it, and its state files and blob folders."""
-    os.chmod(home, PRIVATE_DIR_MODE)
+    try:
+        os.chmod(home, PRIVATE_DIR_MODE)
+    except OSError:
+        return  # not ours to change (another owner, a read-only mount): use it as it is
     with os.scandir(home) as entries:
         for entry in entries:
             try:
