@@ -17,6 +17,9 @@ DEFAULT_REGION = "us-east-1"
 DEFAULT_ACCOUNT_ID = "123456789012"
 CONFIG_FILE = "config.toml"
 SERVER_FILE = "server.json"
+# The home holds code, logs and access keys: its owner's alone, whatever the umask.
+PRIVATE_DIR_MODE = 0o700
+PRIVATE_FILE_MODE = 0o600
 
 
 def default_home() -> Path:
@@ -68,10 +71,78 @@ def read_server_file(home: Path) -> dict[str, Any] | None:
 def write_config(home: Path, config: dict[str, Any]) -> None:
     import tomli_w
 
-    home.mkdir(parents=True, exist_ok=True)
-    path = home / CONFIG_FILE
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    tmp.write_text(tomli_w.dumps(config), encoding="utf-8")
+    ensure_home(home)
+    write_private(home / CONFIG_FILE, tomli_w.dumps(config).encode("utf-8"))
+
+
+def make_private_dir(path: Path) -> None:
+    """`mkdir -p`, the last directory created 0700 whatever the umask (parents as usual)."""
+    try:
+        os.mkdir(path, PRIVATE_DIR_MODE)
+    except FileExistsError:
+        return
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.mkdir(path, PRIVATE_DIR_MODE)
+        except FileExistsError:
+            return
+    os.chmod(path, PRIVATE_DIR_MODE)  # mkdir's mode passes through the umask
+
+
+def ensure_home(home: Path) -> None:
+    """Create the home 0700, or tighten one that others can enter: one stat when it is fine."""
+    try:
+        st = os.stat(home)
+    except FileNotFoundError:
+        make_private_dir(home)
+        return
+    if st.st_mode & 0o077:
+        _tighten(home)
+
+
+def _tighten(home: Path) -> None:
+    """A home made before it was private: close it, and its state files and blob folders."""
+    try:
+        os.chmod(home, PRIVATE_DIR_MODE)
+    except OSError:
+        return  # not ours to change (another owner, a read-only mount): use it as it is
+    with os.scandir(home) as entries:
+        for entry in entries:
+            try:
+                if entry.is_file(follow_symlinks=False):
+                    os.chmod(entry.path, PRIVATE_FILE_MODE)
+                elif entry.name in ("code", "layers") and entry.is_dir(follow_symlinks=False):
+                    os.chmod(entry.path, PRIVATE_DIR_MODE)
+                    for blob in os.scandir(entry.path):
+                        if blob.is_file(follow_symlinks=False):
+                            os.chmod(blob.path, PRIVATE_FILE_MODE)
+            except OSError:
+                pass  # another owner's file in our home: leave it
+
+
+def open_private(path: str | os.PathLike[str], flags: int) -> int:
+    """os.open creating `path` 0600 whatever the umask."""
+    fd = os.open(path, flags | os.O_CREAT, PRIVATE_FILE_MODE)
+    try:
+        os.fchmod(fd, PRIVATE_FILE_MODE)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def temp_name(path: Path) -> Path:
+    """A fresh name to write `path` under before renaming it into place: `.NAME.RANDOM.PID.tmp`,
+    the pattern swept when its writer died (registry/blobs.py); unique per thread too."""
+    return path.parent / f".{path.name}.{os.urandom(4).hex()}.{os.getpid()}.tmp"
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write a 0600 file to a temporary name and rename it into place."""
+    tmp = temp_name(path)
+    with os.fdopen(open_private(tmp, os.O_WRONLY | os.O_EXCL), "wb") as fh:
+        fh.write(data)
     os.replace(tmp, path)
 
 

@@ -30,10 +30,12 @@ def register(app: typer.Typer) -> None:
         follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new events as they arrive.")] = False,
         since: Annotated[str, typer.Option("--since", help="How far back to start: 10m, 2h, 1d or an ISO-8601 time.")] = "10m",
         log_group: Annotated[str | None, typer.Option("--log-group", help="Read this log group instead.")] = None,
+        raw: Annotated[bool, typer.Option("--raw", help="Print terminal control characters as they are (by default ESC and other controls are shown as \\xNN).")] = False,
         home: Annotated[str | None, typer.Option("--home", help="The registry directory.")] = None,
     ) -> None:
         """Print the log events of a function, oldest first, like `aws logs tail`."""
         from ..errors import LambdaError
+        from ..runtime.logs import escape_controls
         from ..service import logs
 
         svc = _service(home)
@@ -52,8 +54,11 @@ def register(app: typer.Typer) -> None:
         try:
             while True:
                 for event_id, stream, _ts, message in logs.events(svc, group, since=start, after_id=last):  # type: ignore[arg-type]
-                    for line in message.splitlines(keepends=True):
-                        out.write(f"{stream} ".encode() + line)
+                    lines = message.split(b"\n")  # not splitlines: a carriage return is shown, not obeyed
+                    if lines[-1] == b"":
+                        lines.pop()
+                    for line in lines:
+                        out.write(f"{stream} ".encode() + (line if raw else escape_controls(line)) + b"\n")
                     last = event_id
                 out.flush()
                 if not follow:
@@ -67,6 +72,7 @@ def register(app: typer.Typer) -> None:
     @app.command("doctor")
     def doctor(
         output: Annotated[str, typer.Option("--output", help="json or text.")] = "text",
+        gc: Annotated[bool, typer.Option("--gc", help="Also remove what nothing references: orphaned code and layer zips, files of killed writers, unused extracted code, old invocation rows.")] = False,
         home: Annotated[str | None, typer.Option("--home", help="The registry directory.")] = None,
     ) -> None:
         """Show how functions are sandboxed here and which runtimes were found, and where."""
@@ -75,6 +81,8 @@ def register(app: typer.Typer) -> None:
 
         svc = _service(home)
         data = report(runtime_overrides(svc), svc.settings.cache_dir / "runtimes.json")  # type: ignore[arg-type, attr-defined]
+        if gc:
+            data["gc"] = _collect(svc)
         if output == "json":
             from ._output import render
 
@@ -94,3 +102,24 @@ def register(app: typer.Typer) -> None:
                 typer.echo(f"  {runtime:<16} {info['version']:<10} {info['executable'] or '(bootstrap in the code or a layer)'}")
             else:
                 typer.echo(f"  {runtime:<16} missing    searched: {'; '.join(info['searched'])}")
+        if gc:
+            _print_gc(data["gc"])
+
+
+def _collect(svc: object) -> dict[str, object]:
+    from ..errors import LambdaError
+    from ..service.storage import collect_garbage
+
+    try:
+        return collect_garbage(svc, cache_trees=True)  # type: ignore[arg-type]
+    except LambdaError as exc:  # a malformed cap in config.toml
+        typer.echo(f"lambdactl: error: {exc.message}", err=True)
+        raise typer.Exit(ExitStatus.CONFIG) from None
+
+
+def _print_gc(gc: dict) -> None:  # type: ignore[type-arg]
+    typer.echo(f"gc: removed {len(gc['removed'])} files, {gc['bytes_freed']} bytes freed")
+    for item in gc["removed"]:
+        typer.echo(f"  {item['path']} ({item['bytes']} bytes)")
+    typer.echo(f"  logs over their caps: {gc['log_bytes_trimmed']} bytes trimmed")
+    typer.echo(f"  invocation rows past their age: {gc['invocations_trimmed']} removed")

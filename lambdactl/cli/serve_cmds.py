@@ -157,8 +157,10 @@ def register(app: typer.Typer) -> None:
 
 
 def _detach(home: Path, host: str, port: int, idle_timeout: float | None, region: str | None, require_auth: bool) -> int:
-    home.mkdir(parents=True, exist_ok=True)
-    log = open(home / "server.log", "ab")  # noqa: SIM115 - handed to the child
+    from ..settings import ensure_home, open_private
+
+    ensure_home(home)
+    log = os.fdopen(open_private(home / "server.log", os.O_WRONLY | os.O_APPEND), "ab")
     args = [sys.executable, "-m", "lambdactl", "serve", "--host", host, "--port", str(port), "--home", str(home)]
     if idle_timeout is not None:
         args += ["--idle-timeout", str(idle_timeout)]

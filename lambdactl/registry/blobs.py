@@ -18,14 +18,16 @@ def digest(data: bytes) -> str:
 
 
 def store(directory: Path, data: bytes, sha_hex: str | None = None) -> str:
+    from ..settings import make_private_dir, open_private, temp_name
+
     sha_hex = sha_hex or digest(data)
     target = directory / f"{sha_hex}.zip"
     if target.exists():
         return sha_hex
-    directory.mkdir(parents=True, exist_ok=True)
-    _sweep_partial(directory)
-    tmp = directory / f".{sha_hex}.{os.getpid()}.tmp"
-    with open(tmp, "wb") as fh:
+    make_private_dir(directory)
+    sweep_partial(directory)
+    tmp = temp_name(target)
+    with os.fdopen(open_private(tmp, os.O_WRONLY | os.O_EXCL), "wb") as fh:
         fh.write(data)
         fh.flush()
         os.fsync(fh.fileno())
@@ -36,32 +38,60 @@ def store(directory: Path, data: bytes, sha_hex: str | None = None) -> str:
 PARTIAL_AFTER_S = 60.0
 
 
-def _sweep_partial(directory: Path) -> None:
-    """Remove half-written blobs of processes killed mid-upload: their writer is gone, and they
-    are a minute old (a writer in another pid namespace finishes long before that)."""
+def sweep_partial(directory: Path) -> list[tuple[str, int]]:
+    """Remove half-written files (`.NAME[.RANDOM].PID.tmp`) of processes killed mid-write: their writer
+    is gone, and they are a minute old (a writer in another pid namespace finishes long before
+    that). Returns the names removed and their sizes."""
     import time
 
     now = time.time()
-    with os.scandir(directory) as entries:
-        for entry in entries:
-            name = entry.name
-            if not (name.startswith(".") and name.endswith(".tmp")):
-                continue
-            pid = name[:-4].rpartition(".")[2]
+    removed: list[tuple[str, int]] = []
+    try:
+        entries = list(os.scandir(directory))
+    except FileNotFoundError:
+        return removed
+    for entry in entries:
+        name = entry.name
+        if not (name.startswith(".") and name.endswith(".tmp")):
+            continue
+        pid = name[:-4].rpartition(".")[2]
+        try:
+            st = entry.stat(follow_symlinks=False)
+            if (pid.isdigit() and not os.path.exists(f"/proc/{pid}")
+                    and now - st.st_mtime > PARTIAL_AFTER_S):
+                os.unlink(entry.path)
+                removed.append((name, st.st_size))
+        except OSError:
+            pass
+    return removed
+
+
+def stored(directory: Path) -> dict[str, int]:
+    """The digests of the blobs in `directory`, with their sizes."""
+    out: dict[str, int] = {}
+    try:
+        entries = list(os.scandir(directory))
+    except FileNotFoundError:
+        return out
+    for entry in entries:
+        if len(entry.name) == 68 and entry.name.endswith(".zip") and not entry.name.startswith("."):
             try:
-                if (pid.isdigit() and not os.path.exists(f"/proc/{pid}")
-                        and now - entry.stat(follow_symlinks=False).st_mtime > PARTIAL_AFTER_S):
-                    os.unlink(entry.path)
+                out[entry.name[:64]] = entry.stat(follow_symlinks=False).st_size
             except OSError:
                 pass
+    return out
 
 
 def path_of(directory: Path, sha_hex: str) -> Path:
     return directory / f"{sha_hex}.zip"
 
 
-def remove(directory: Path, sha_hex: str) -> None:
+def remove(directory: Path, sha_hex: str) -> int | None:
+    """Delete a blob; its size, or None when it was not there."""
+    path = directory / f"{sha_hex}.zip"
     try:
-        (directory / f"{sha_hex}.zip").unlink()
+        size = path.stat().st_size
+        path.unlink()
     except FileNotFoundError:
-        pass
+        return None
+    return size

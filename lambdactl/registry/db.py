@@ -8,6 +8,7 @@ lock, which is what turns into "database is locked" under load.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -25,7 +26,13 @@ _PROCESS_WRITE_LOCK = threading.Lock()
 
 def connect(path: Path) -> sqlite3.Connection:
     """Open (creating or migrating as needed) the registry at `path`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    from ..settings import ensure_home, open_private
+
+    ensure_home(path.parent)
+    try:  # SQLite gives the -wal and -shm files the database file's mode
+        os.close(open_private(path, os.O_RDWR | os.O_EXCL))
+    except FileExistsError:
+        pass
     conn = sqlite3.connect(
         str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
     )

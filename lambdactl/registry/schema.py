@@ -161,7 +161,19 @@ def m004_listing_text(db: Database) -> None:
     db["versions"].add_column("listing", str)
 
 
+def m005_log_sizes(db: Database) -> None:
+    """Running byte counts of each log group's stored messages, kept in the transaction that
+    inserts or trims events, so retention by size never sums the events table. The row with
+    the empty name (no log group is named so) holds the total of all groups."""
+    db["log_sizes"].create({"log_group": str, "bytes": int}, pk="log_group", not_null={"bytes"})
+    db.execute(
+        "INSERT INTO log_sizes (log_group, bytes) "
+        "SELECT log_group, SUM(length(message)) FROM log_events GROUP BY log_group"
+    )
+    db.execute("INSERT INTO log_sizes (log_group, bytes) SELECT '', COALESCE(SUM(bytes), 0) FROM log_sizes")
+
+
 MIGRATIONS: list[Callable[[Database], None]] = [
-    m001_functions, m002_control_plane, m003_logs_and_metrics, m004_listing_text,
+    m001_functions, m002_control_plane, m003_logs_and_metrics, m004_listing_text, m005_log_sizes,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

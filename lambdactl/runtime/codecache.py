@@ -202,3 +202,59 @@ def sha256_file(path: Path) -> str:
         while chunk := f.read(COPY_CHUNK_BYTES):
             h.update(chunk)
     return h.hexdigest()
+
+
+def trees_in_use() -> set[str]:
+    """Digests a live process may be using a tree of: in its working directory (a fallback
+    sandbox runs in its task root), in the environment or command line of a Runtime API client
+    (the fallback's layer paths), or in a mount of another mount namespace (bubblewrap binds /var/task and /opt
+    from the cache). Processes this user cannot inspect are not ours to worry about."""
+    found: set[str] = set()
+    try:
+        own_ns = os.readlink("/proc/self/ns/mnt")
+        pids = [p for p in os.listdir("/proc") if p.isdigit()]
+    except OSError:
+        return found
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            found.update(HEX_RE.findall(os.readlink(f"/proc/{pid}/cwd")))
+            with open(f"/proc/{pid}/environ", "rb") as fh:
+                environ = fh.read()
+            if b"AWS_LAMBDA_RUNTIME_API=" in environ:
+                with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                    found.update(HEX_RE.findall((environ + fh.read()).decode("utf-8", "replace")))
+            if os.readlink(f"/proc/{pid}/ns/mnt") != own_ns:
+                with open(f"/proc/{pid}/mountinfo", encoding="utf-8", errors="replace") as fh:
+                    found.update(HEX_RE.findall(fh.read()))
+    return found
+
+
+def tree_bytes(path: Path) -> int:
+    total = 0
+    for dirpath, _, filenames in os.walk(path):
+        for f in filenames:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(dirpath, f)).st_size
+    return total
+
+
+def collect_trees(cache_dir: Path, keep: set[str]) -> list[tuple[str, int]]:
+    """Remove the extracted trees `cache_dir/<sha256>/` whose digest is not in `keep` and that
+    no live process uses (see trees_in_use). Returns the names removed and their bytes."""
+    try:
+        names = [n for n in os.listdir(cache_dir) if HEX_RE.fullmatch(n) and n not in keep]
+    except OSError:
+        return []
+    if not names:
+        return []
+    busy = trees_in_use()
+    removed = []
+    for name in names:
+        if name in busy:
+            continue
+        path = cache_dir / name
+        size = tree_bytes(path)
+        with contextlib.suppress(OSError):
+            remove_tree(path)
+            removed.append((name, size))
+    return removed

@@ -147,12 +147,9 @@ class ProbeCache:
         if self.path is None or not self.dirty:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        import tempfile
+        from lambdactl.settings import write_private
 
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".runtimes-")
-        with os.fdopen(fd, "w") as f:
-            json.dump(self.entries, f)
-        os.replace(tmp, self.path)  # whole file or nothing, even with concurrent CLIs
+        write_private(self.path, json.dumps(self.entries).encode())  # whole file or nothing, even with concurrent CLIs
         self.dirty = False
 
 

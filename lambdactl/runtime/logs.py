@@ -1,13 +1,15 @@
 """The platform lines Lambda writes around an invocation's output (START / END / REPORT).
 
-Owns the exact wording and formatting (tabs, two decimals, billed = ceil). Pure functions; the
-service layer decides where the lines are stored.
+Owns the exact wording and formatting (tabs, two decimals, billed = ceil), and how a log line is
+made safe to print on a terminal. Pure functions; the service layer decides where the lines are
+stored.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import re
 import time
 from datetime import datetime, timezone
 
@@ -69,3 +71,20 @@ def framed(request_id: str, version: str, output: bytes, report: str) -> bytes:
     body = output if not output or output.endswith(b"\n") else output + b"\n"
     return (start_line(request_id, version).encode() + body + end_line(request_id).encode()
             + report.encode())
+
+
+# Bytes that can start or be part of a terminal control sequence: C0 controls but tab and
+# newline, DEL, and everything non-ASCII (a raw C1 byte such as 0x9b is CSI to some terminals).
+_MAYBE_CONTROL = re.compile(rb"[\x00-\x08\x0b-\x1f\x7f-\xff]")
+# In decoded text: C0 controls but tab and newline, DEL and the C1 controls U+0080-U+009F.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def escape_controls(line: bytes) -> bytes:
+    """`line` with terminal control characters shown as `\\xNN` (ESC, so CSI and OSC sequences,
+    every other C0 and C1 control but newline and tab, and DEL), and bytes that are not UTF-8
+    as `\\xNN` too: printed logs cannot move the cursor, retitle the window or hide text."""
+    if _MAYBE_CONTROL.search(line) is None:
+        return line
+    text = line.decode("utf-8", "backslashreplace")
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text).encode("utf-8")

@@ -171,9 +171,9 @@ def detect_mode_cached(cache_file: Path | None) -> SandboxMode:
     mode = detect_mode()
     try:
         cache_file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache_file.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_text(json.dumps({key: [getattr(mode, name) for name in MODE_FIELDS]}))
-        os.replace(tmp, cache_file)
+        from lambdactl.settings import write_private
+
+        write_private(cache_file, json.dumps({key: [getattr(mode, name) for name in MODE_FIELDS]}).encode())
     except OSError:
         pass
     return mode

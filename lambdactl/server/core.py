@@ -87,15 +87,17 @@ class LambdaServer:
         self._accept_thread.start()
         self._write_server_file()
         threading.Thread(target=self.provision, name="provision", daemon=True).start()
+        from ..service import Service, storage
+
+        threading.Thread(target=storage.at_serve_start, args=(Service(self.settings),), name="storage-sweep", daemon=True).start()
 
     def _write_server_file(self) -> None:
-        self.settings.home.mkdir(parents=True, exist_ok=True)
+        from ..settings import ensure_home, write_private
+
+        ensure_home(self.settings.home)
         info = {"pid": os.getpid(), "host": self.host, "port": self.port, "url": self.url,
                 "started": time.time(), "version": __version__, "require_auth": self.require_auth}
-        path = self.settings.home / SERVER_FILE
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_text(json.dumps(info), encoding="utf-8")
-        os.replace(tmp, path)
+        write_private(self.settings.home / SERVER_FILE, json.dumps(info).encode("utf-8"))
 
     def stop(self) -> None:
         if self._stopped.is_set():

@@ -474,13 +474,18 @@ def _store_code(svc: Service, data: bytes, sha_hex: str) -> None:
     blobs.store(svc.settings.code_dir, data, sha_hex)
 
 
-def collect_code_blobs(svc: Service, candidates: set[str]) -> None:
-    """Remove code blobs no version references any more (caller holds the write lock)."""
+def collect_code_blobs(svc: Service, candidates: set[str]) -> dict[str, int]:
+    """Remove code blobs no version references any more (caller holds the write lock);
+    returns the digests removed with their sizes."""
     from ..registry import blobs
 
+    removed = {}
     for sha in candidates:
         if svc.conn.execute("SELECT 1 FROM versions WHERE code_sha = ? LIMIT 1", (sha,)).fetchone() is None:
-            blobs.remove(svc.settings.code_dir, sha)
+            size = blobs.remove(svc.settings.code_dir, sha)
+            if size is not None:
+                removed[sha] = size
+    return removed
 
 
 # ---------------------------------------------------------------------------------------------

@@ -242,11 +242,12 @@ def delete_layer_version(svc: Service, req: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
-def collect_layer_blobs(svc: Service, candidates: set[str]) -> None:
+def collect_layer_blobs(svc: Service, candidates: set[str]) -> dict[str, int]:
     """Remove layer blobs that neither a live layer version nor any function version uses
-    (the caller holds the write lock)."""
+    (the caller holds the write lock); returns the digests removed with their sizes."""
     from ..registry import blobs
 
+    removed = {}
     for sha in candidates:
         if svc.conn.execute("SELECT 1 FROM layer_versions WHERE code_sha = ? AND deleted = 0", (sha,)).fetchone():
             continue
@@ -258,7 +259,10 @@ def collect_layer_blobs(svc: Service, candidates: set[str]) -> None:
             svc.conn.execute("SELECT 1 FROM versions WHERE instr(config, ?) > 0 LIMIT 1", (json.dumps(a),)).fetchone()
             for a in arns
         ):
-            blobs.remove(svc.settings.layers_dir, sha)
+            size = blobs.remove(svc.settings.layers_dir, sha)
+            if size is not None:
+                removed[sha] = size
+    return removed
 
 
 def layer_shas(svc: Service, stored_configs: list[dict[str, Any]]) -> set[str]:

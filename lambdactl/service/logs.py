@@ -1,7 +1,9 @@
 """Invocation logs and metrics in the registry, as CloudWatch Logs would hold them.
 
 Each invocation's framed log (START, output, END, REPORT) is one event of the log stream of the
-environment that ran it. Retention is bounded per log group so a busy function cannot fill the disk.
+environment that ran it. Retention is bounded by size, per log group and in all, so a busy function
+can neither fill the disk nor push out the logs of the others; invocation rows (the metrics) are
+kept for a configured age.
 """
 
 from __future__ import annotations
@@ -16,7 +18,17 @@ if TYPE_CHECKING:
 
     Record = tuple[tuple[Any, ...], tuple[Any, ...]]
 
-DEFAULT_RETAINED_EVENTS = 10_000
+MIB = 1024 * 1024
+DEFAULT_MAX_MB_PER_FUNCTION = 100  # config.toml [logs] max_mb_per_function
+DEFAULT_MAX_MB_TOTAL = 1024  # [logs] max_mb_total
+DEFAULT_INVOCATIONS_MAX_AGE_HOURS = 24  # [metrics] invocations_max_age_hours
+# A group over its cap is trimmed this far below it (a tenth of the cap, at most 4 MiB), so a
+# full group trims once per that many bytes written, not on every write.
+TRIM_SLACK_FRACTION = 0.1
+TRIM_SLACK_MAX_BYTES = 4 * MIB
+TOTAL = ""  # the log_sizes row holding the sum of all groups (no log group has this name)
+TRIM_INVOCATIONS_EVERY_S = 60.0
+TRIM_INVOCATIONS_BATCH = 5000
 
 
 def log_group_of(stored: dict[str, Any]) -> str:
@@ -58,33 +70,144 @@ def record(
     write_records(svc, [rec])
 
 
+def _positive(svc: Service, key: str, default: float) -> float:
+    from ..errors import LambdaError
+
+    value = svc.settings.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise LambdaError("ServiceException", f"Invalid configuration: {key} must be a positive number, not {value!r}", 500)
+    return float(value)
+
+
+def log_caps(svc: Service) -> tuple[int, int]:
+    """(bytes per log group, bytes in all) from config.toml's [logs] table."""
+    return (int(_positive(svc, "logs.max_mb_per_function", DEFAULT_MAX_MB_PER_FUNCTION) * MIB),
+            int(_positive(svc, "logs.max_mb_total", DEFAULT_MAX_MB_TOTAL) * MIB))
+
+
+def _target(cap: int) -> int:
+    return cap - min(int(cap * TRIM_SLACK_FRACTION), TRIM_SLACK_MAX_BYTES)
+
+
 def write_records(svc: Service, records: list[Record]) -> None:
-    """Insert records in one transaction and trim each touched log group to its retention."""
+    """Insert records in one transaction, keeping each log group and all of them under their
+    size caps: running sizes live in `log_sizes`, updated in the same transaction, so a write
+    never sums the events table and many processes writing at once stay exact."""
     from ..registry.db import write_transaction
 
-    keep = int(svc.settings.get("logs.retained_events", DEFAULT_RETAINED_EVENTS))
-    with write_transaction(svc.conn):
-        svc.conn.executemany(
+    per_group, total_cap = log_caps(svc)
+    added: dict[str, int] = {}
+    for r in records:
+        added[r[0][0]] = added.get(r[0][0], 0) + len(r[0][4])
+    conn = svc.conn
+    with write_transaction(conn):
+        conn.executemany(
             "INSERT INTO log_events (log_group, log_stream, request_id, timestamp, message) VALUES (?, ?, ?, ?, ?)",
             [r[0] for r in records],
         )
-        svc.conn.executemany(
+        conn.executemany(
             "INSERT OR REPLACE INTO invocations (request_id, function, version, timestamp, duration_ms, billed_ms, "
             "init_ms, max_memory_mb, memory_mb, status, error_type) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [r[1] for r in records],
         )
-        for group in {r[0][0] for r in records}:
-            (count,) = svc.conn.execute("SELECT COUNT(*) FROM log_events WHERE log_group = ?", (group,)).fetchone()
-            if count > keep:
-                svc.conn.execute(
-                    "DELETE FROM log_events WHERE id IN (SELECT id FROM log_events WHERE log_group = ? ORDER BY id LIMIT ?)",
-                    (group, count - keep),
-                )
+        added[TOTAL] = sum(added.values())
+        _add_sizes(conn, added)
+        marks = ", ".join("?" * len(added))
+        sizes = dict(conn.execute(f"SELECT log_group, bytes FROM log_sizes WHERE log_group IN ({marks})", list(added)).fetchall())
+        _trim(conn, sizes, per_group, total_cap)
+
+
+def _add_sizes(conn: Any, deltas: dict[str, int]) -> None:
+    conn.executemany(
+        "INSERT INTO log_sizes (log_group, bytes) VALUES (?, ?) "
+        "ON CONFLICT(log_group) DO UPDATE SET bytes = bytes + excluded.bytes",
+        list(deltas.items()),
+    )
+
+
+def _trim(conn: Any, sizes: dict[str, int], per_group: int, total_cap: int) -> int:
+    """Delete the oldest events of each group in `sizes` over `per_group`, then the oldest of
+    all while the total is over `total_cap` (the caller holds the write transaction). Returns
+    the bytes freed."""
+    freed_all = 0
+    for group, size in sizes.items():
+        if group != TOTAL and size > per_group:
+            freed = _delete_oldest(conn, "WHERE log_group = ? ORDER BY timestamp, id", (group,), size - _target(per_group))
+            freed_all += sum(freed.values())
+    total = sizes.get(TOTAL)
+    if total is None:
+        (total,) = conn.execute("SELECT bytes FROM log_sizes WHERE log_group = ?", (TOTAL,)).fetchone()
+    total -= freed_all
+    if total > total_cap:
+        freed = _delete_oldest(conn, "ORDER BY id", (), total - _target(total_cap))
+        freed_all += sum(freed.values())
+    return freed_all
+
+
+def _delete_oldest(conn: Any, order: str, params: tuple[Any, ...], need: int) -> dict[str, int]:
+    """Delete events in `order` until `need` bytes are freed; adjust the running sizes."""
+    ids: list[tuple[int]] = []
+    freed: dict[str, int] = {}
+    got = 0
+    # length() of a blob reads its size from the record header, not the message itself
+    cur = conn.execute(f"SELECT id, log_group, length(message) FROM log_events {order}", params)
+    try:
+        while got < need:
+            rows = cur.fetchmany(256)
+            if not rows:
+                break
+            for event_id, group, size in rows:
+                ids.append((event_id,))
+                freed[group] = freed.get(group, 0) + size
+                got += size
+                if got >= need:
+                    break
+    finally:
+        cur.close()
+    conn.executemany("DELETE FROM log_events WHERE id = ?", ids)
+    _add_sizes(conn, {**{g: -n for g, n in freed.items()}, TOTAL: -got})
+    conn.execute("DELETE FROM log_sizes WHERE bytes <= 0 AND log_group != ?", (TOTAL,))
+    return freed
+
+
+def enforce_log_caps(svc: Service) -> int:
+    """Trim every group (and the total) to the caps now configured: for a lowered cap, whose
+    groups would otherwise shrink only when next written. Returns the bytes freed."""
+    from ..registry.db import write_transaction
+
+    per_group, total_cap = log_caps(svc)
+    with write_transaction(svc.conn):
+        sizes = dict(svc.conn.execute("SELECT log_group, bytes FROM log_sizes").fetchall())
+        if not sizes:
+            return 0
+        return _trim(svc.conn, sizes, per_group, total_cap)
+
+
+def trim_invocations(svc: Service, now: float | None = None) -> int:
+    """Delete invocation rows older than [metrics] invocations_max_age_hours, oldest first, in
+    transactions of a few thousand rows so other writers get the lock in between. Rows are
+    inserted about in time order, so the oldest are the lowest rowids: no timestamp index (and
+    no cost on the invoke path) is needed. Returns how many were removed."""
+    from ..registry.db import write_transaction
+
+    hours = _positive(svc, "metrics.invocations_max_age_hours", DEFAULT_INVOCATIONS_MAX_AGE_HOURS)
+    cutoff = (svc.clock() if now is None else now) - hours * 3600
+    removed = 0
+    while True:
+        with write_transaction(svc.conn):
+            n = svc.conn.execute(
+                "DELETE FROM invocations WHERE rowid IN (SELECT rowid FROM invocations ORDER BY rowid LIMIT ?) "
+                "AND timestamp < ?", (TRIM_INVOCATIONS_BATCH, cutoff),
+            ).rowcount
+        removed += n
+        if n < TRIM_INVOCATIONS_BATCH:
+            return removed
 
 
 class BatchingSink:
     """Collects records from many request threads and writes them in batches on one thread:
-    one transaction per ~50 ms instead of one per invocation."""
+    one transaction per ~50 ms instead of one per invocation. At most once a minute, after a
+    batch, it also trims invocation rows past their age (serve start trims too)."""
 
     def __init__(self, make_service: Any, interval_s: float = 0.05) -> None:
         import queue
@@ -104,6 +227,7 @@ class BatchingSink:
 
         svc = self._make_service()
         stopping = False
+        next_trim = time.monotonic() + TRIM_INVOCATIONS_EVERY_S
         while not stopping:
             batch: list[Record] = []
             item = self._queue.get()
@@ -126,6 +250,14 @@ class BatchingSink:
                 import sys
 
                 print(f"lambdactl: could not store {len(batch)} log records: {exc}", file=sys.stderr)
+            if time.monotonic() >= next_trim:
+                next_trim = time.monotonic() + TRIM_INVOCATIONS_EVERY_S
+                try:
+                    trim_invocations(svc)
+                except Exception as exc:  # noqa: BLE001 - nor may a failed trim
+                    import sys
+
+                    print(f"lambdactl: could not trim old invocation rows: {exc}", file=sys.stderr)
 
     def close(self) -> None:
         """Flush what is queued and stop."""
