@@ -11,6 +11,8 @@ MemorySize itself is enforced by the supervisor on the anonymous plus mapped mem
 `memory.stat`: a cgroup limit also charges tmpfs /tmp and page cache, which Lambda accounts
 separately. The limit set here is only a backstop above MemorySize + /tmp, so a function that
 allocates faster than the supervisor samples is stopped by the kernel a bounded step later.
+Between invocations a warm environment is frozen (v2 `cgroup.freeze`, v1 the `freezer`
+controller), as Lambda freezes its environments: a background thread left running burns no CPU.
 Must not know about sandboxes or runtimes.
 """
 
@@ -58,7 +60,7 @@ def _bases() -> tuple[bool, dict[str, Path]]:
                 pass
         return True, found
     found = {}
-    for c in ("pids", "memory"):
+    for c in ("pids", "memory", "freezer"):
         if (CGROUP_ROOT / c / "cgroup.procs").exists():
             found[c] = CGROUP_ROOT / c / _own_path(c).lstrip("/")
     return False, found
@@ -68,6 +70,7 @@ def _bases() -> tuple[bool, dict[str, Path]]:
 class Cgroup:
     v2: bool
     paths: dict[str, Path] = field(default_factory=dict)  # controller -> leaf directory
+    freeze_path: Path | None = None  # v2 cgroup.freeze or v1 freezer.state, where there is one
 
     @property
     def has_pids(self) -> bool:
@@ -76,6 +79,32 @@ class Cgroup:
     @property
     def has_memory(self) -> bool:
         return "memory" in self.paths
+
+    @property
+    def has_freezer(self) -> bool:
+        return self.freeze_path is not None
+
+    def freeze(self) -> None:
+        """Ask the kernel to freeze every process of the group (it completes asynchronously:
+        a running thread stops at its next return to user mode)."""
+        assert self.freeze_path is not None
+        _write(self.freeze_path, b"1" if self.v2 else b"FROZEN")
+
+    def thaw(self) -> None:
+        assert self.freeze_path is not None
+        _write(self.freeze_path, b"0" if self.v2 else b"THAWED")
+
+    def frozen(self) -> bool:
+        """Whether every process of the group is frozen now (not merely asked to be)."""
+        path = self.freeze_path
+        if path is None:
+            return False
+        try:
+            if self.v2:
+                return b"frozen 1" in (path.parent / "cgroup.events").read_bytes()
+            return path.read_bytes().strip() == b"FROZEN"
+        except OSError:
+            return False
 
     def _dirs(self) -> list[Path]:
         return list(dict.fromkeys(self.paths.values()))
@@ -147,6 +176,9 @@ class Cgroup:
         return False
 
     def remove(self) -> None:
+        if self.has_freezer:  # a frozen group's killed processes only die once thawed
+            with contextlib.suppress(OSError):
+                self.thaw()
         for d in self._dirs():
             # A killed process leaves the group a moment after it is reaped: retry briefly.
             for _ in range(100):
@@ -159,6 +191,14 @@ class Cgroup:
                     time.sleep(0.002)
             with contextlib.suppress(OSError):  # the per-process parent, once its last leaf is gone
                 d.parent.rmdir()
+
+
+def _write(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)
 
 
 SWEEP_AFTER_S = 60.0
@@ -218,6 +258,11 @@ def create_cgroup(name: str, max_pids: int, memory_limit_bytes: int | None = Non
                 path.rmdir()
             continue
         cg.paths[ctrl] = path
+    if v2 and cg.paths:  # cgroup.freeze: kernels from 5.2 (before, the tree is stopped by signals)
+        leaf = next(iter(cg.paths.values()))
+        cg.freeze_path = leaf / "cgroup.freeze" if (leaf / "cgroup.freeze").exists() else None
+    elif "freezer" in cg.paths:
+        cg.freeze_path = cg.paths["freezer"] / "freezer.state"
     return cg if cg.paths else None
 
 
@@ -225,6 +270,7 @@ def available() -> dict[str, bool]:
     """Which controllers environments get here (for `lambdactl doctor`)."""
     cg = create_cgroup("probe", 1)
     if cg is None:
-        return {"pids": False, "memory": False}
+        return {"pids": False, "memory": False, "freezer": False}
+    freezer = cg.has_freezer
     cg.remove()
-    return {"pids": cg.has_pids, "memory": cg.has_memory}
+    return {"pids": cg.has_pids, "memory": cg.has_memory, "freezer": freezer}

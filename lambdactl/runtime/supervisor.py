@@ -219,6 +219,9 @@ class Supervisor:
         self.returncode: int | None = None
         self.exited = threading.Event()
         self.interval = SAMPLE_FAST_S
+        # How the tree is frozen between invocations: None (running), 'cgroup', or the pids we
+        # stopped with SIGSTOP (to continue exactly those: not one that had stopped itself).
+        self.frozen: str | list[int] | None = None
         self._lock = threading.Lock()  # guards reads of the pipes and the current buffer
         self._buf = LogBuffer()
         self._fds: list[int] = []
@@ -286,7 +289,8 @@ class Supervisor:
                             sel.unregister(key.fd)
                             self._fds.remove(key.fd)
                 now = time.monotonic()
-                if now >= next_sample and not self.exited.is_set():
+                # A frozen tree's memory cannot change: nothing to sample.
+                if now >= next_sample and not self.exited.is_set() and self.frozen is None:
                     self.sample()
                     next_sample = now + self.interval
         finally:
@@ -299,6 +303,44 @@ class Supervisor:
     def idle(self) -> None:
         """Between invocations: sample rarely (a warm pool holds many idle environments)."""
         self.interval = SAMPLE_SLOW_S
+
+    # -- freezing ---------------------------------------------------------------------------
+
+    def freeze(self) -> None:
+        """Stop every process of the sandbox until `thaw()`: with the cgroup freezer where
+        there is one (nothing can tell), else SIGSTOP to each process of the tree (a stopped
+        process cannot fork, so listing again until nothing new appears catches them all)."""
+        cg = self.launched.cgroup
+        if cg is not None and cg.has_freezer:
+            cg.freeze()
+            self.frozen = "cgroup"
+            return
+        stopped: list[int] = []
+        seen: set[int] = {os.getpid()}
+        while True:
+            fresh = [p for p in (self.tree() if cg is not None else descendants(self.pid))
+                     if p not in seen]
+            if not fresh:
+                break
+            for p in fresh:
+                seen.add(p)
+                if _stopped(p):
+                    continue  # it had stopped itself: it stays stopped after the thaw
+                with contextlib.suppress(OSError):
+                    os.kill(p, signal.SIGSTOP)
+                    stopped.append(p)
+        self.frozen = stopped
+
+    def thaw(self) -> None:
+        frozen, self.frozen = self.frozen, None
+        if frozen == "cgroup":
+            cg = self.launched.cgroup
+            assert cg is not None
+            cg.thaw()
+        elif frozen:
+            for p in frozen:
+                with contextlib.suppress(OSError):
+                    os.kill(p, signal.SIGCONT)
 
     # -- memory -----------------------------------------------------------------------------
 
@@ -398,6 +440,10 @@ class Supervisor:
             for p in pids:
                 with contextlib.suppress(OSError):
                     os.kill(p, signal.SIGKILL)
+            if self.frozen == "cgroup":
+                # Frozen processes die of SIGKILL only once thawed; stopped ones die at once.
+                with contextlib.suppress(OSError, AssertionError):
+                    self.thaw()
             time.sleep(pause)
             pause = min(pause * 2, 0.005)
 
@@ -419,6 +465,14 @@ class Supervisor:
                 with contextlib.suppress(OSError):
                     stream.close()
         self.launched.cleanup_files()
+
+
+def _stopped(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rpartition(b")")[2].split()[:1] in ([b"T"], [b"t"])
+    except OSError:
+        return False
 
 
 def _runs(pid: int, executable: str) -> bool:
