@@ -7,9 +7,9 @@ even for root (the kernel exempts uid 0 from RLIMIT_NPROC), list every process o
 those that called setsid or double-forked) so none survives a kill, and count memory once per
 page (summing per-process RSS counts copy-on-write pages of forked children many times).
 
-MemorySize itself is enforced by the supervisor on the anonymous plus mapped memory read from
-`memory.stat`: a cgroup limit also charges tmpfs /tmp and page cache, which Lambda accounts
-separately. The limit set here is only a backstop above MemorySize + /tmp, so a function that
+MemorySize itself is enforced by the supervisor on the anonymous, mapped and shared memory
+(memfds, shared memory segments) read from `memory.stat`, less the sandbox's tmpfs /tmp: a
+cgroup limit also charges /tmp and page cache, which Lambda accounts separately. The limit set here is only a backstop above MemorySize + /tmp, so a function that
 allocates faster than the supervisor samples is stopped by the kernel a bounded step later.
 Between invocations a warm environment is frozen (v2 `cgroup.freeze`, v1 the `freezer`
 controller), as Lambda freezes its environments: a background thread left running burns no CPU.
@@ -30,6 +30,8 @@ CGROUP_ROOT = Path("/sys/fs/cgroup")
 # memory.stat keys whose sum is the function's resident memory (each page counted once).
 V2_MEMORY_KEYS = (b"anon", b"file_mapped")
 V1_MEMORY_KEYS = (b"total_rss", b"total_mapped_file")
+# ... and the key of its tmpfs and shared memory pages (mapped or not: some are in both).
+V2_SHMEM_KEY, V1_SHMEM_KEY = b"shmem", b"total_shmem"
 
 
 def _own_path(controller: str | None) -> str:
@@ -146,19 +148,28 @@ class Cgroup:
 
     def memory_bytes(self) -> int | None:
         """Anonymous + mapped file memory of the whole group, or None without a memory leaf."""
+        stat = self.memory_stat()
+        return None if stat is None else stat[0]
+
+    def memory_stat(self) -> tuple[int, int] | None:
+        """(anonymous + mapped file memory, tmpfs and shared memory) of the whole group, or None
+        without a memory leaf."""
         d = self.paths.get("memory")
         if d is None:
             return None
         keys = V2_MEMORY_KEYS if self.v2 else V1_MEMORY_KEYS
-        total = 0
+        shmem_key = V2_SHMEM_KEY if self.v2 else V1_SHMEM_KEY
+        total = shmem = 0
         try:
             for line in (d / "memory.stat").read_bytes().splitlines():
                 k, _, v = line.partition(b" ")
                 if k in keys:
                     total += int(v)
+                elif k == shmem_key:
+                    shmem = int(v)
         except (OSError, ValueError):
             return None
-        return total
+        return total, shmem
 
     def oom_killed(self) -> bool:
         """Whether the kernel's OOM killer has killed a process of this group (the backstop)."""
@@ -249,7 +260,7 @@ def create_cgroup(name: str, max_pids: int, memory_limit_bytes: int | None = Non
             path.mkdir(parents=True, exist_ok=True)
             if ctrl == "pids":
                 (path / "pids.max").write_text(str(max_pids))
-            elif memory_limit_bytes is not None:
+            elif ctrl == "memory" and memory_limit_bytes is not None:
                 limit_file = "memory.max" if v2 else "memory.limit_in_bytes"
                 (path / limit_file).write_text(str(memory_limit_bytes))
             os.close(os.open(str(path / "cgroup.procs"), os.O_WRONLY))

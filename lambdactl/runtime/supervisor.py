@@ -15,6 +15,7 @@ import os
 import selectors
 import signal
 import socket
+import stat
 import struct
 import threading
 import time
@@ -222,6 +223,9 @@ class Supervisor:
         # How the tree is frozen between invocations: None (running), 'cgroup', or the pids we
         # stopped with SIGSTOP (to continue exactly those: not one that had stopped itself).
         self.frozen: str | list[int] | None = None
+        self._tmp_fd: int | None = None  # the sandbox's /tmp, to read how full it is
+        self._tmpfs_devs: set[int] | None = None
+        self._tmp_walked, self._tmp_walked_at = 0, 0.0
         self._lock = threading.Lock()  # guards reads of the pipes and the current buffer
         self._buf = LogBuffer()
         self._fds: list[int] = []
@@ -351,15 +355,25 @@ class Supervisor:
         return descendants(self.pid) if self.returncode is None else []
 
     def sample(self) -> int:
-        """Resident memory of the tree now; kills the tree when over the limit.
+        """Memory of the tree now; kills the tree when over the limit.
 
         Each page must count once: a memory cgroup's statistics do that; without one, a single
         process's RSS is exact and several processes are summed by PSS (RSS would count the
-        copy-on-write pages of forked children once per child).
+        copy-on-write pages of forked children once per child). Shared memory counts as well,
+        mapped or not (memfds, SysV and POSIX shared memory, files on other tmpfs mounts), but
+        not the sandbox's /tmp, which has its own size.
         """
         cg = self.launched.cgroup
-        rss = cg.memory_bytes() if cg is not None else None
-        if rss is None:
+        counts = cg.memory_stat() if cg is not None else None
+        if counts is not None:
+            assert cg is not None
+            rss, shmem = counts
+            unmapped = shmem - self._tmp_bytes()
+            if unmapped > SHMEM_SLACK_BYTES:
+                # Mapped shared pages are in both the mapped count and shmem: once is enough.
+                unmapped -= sum(_smaps_rollup(p, b"Pss_Shmem:") for p in cg.procs())
+                rss += max(0, unmapped)
+        else:
             pids = self.tree()
             if self.bwrap:
                 # bwrap's own two processes (the one we started and its namespace child) are
@@ -368,13 +382,74 @@ class Supervisor:
                 ours = {self.pid, *(c for c in _children(self.pid) if _runs(c, self.proc.args[0]))}
                 pids = [p for p in pids if p not in ours]
             rss = _rss_bytes(pids[0]) if len(pids) == 1 else sum(_pss_bytes(p) for p in pids)
+            shared = self._shared_objects_bytes(pids)
+            if shared:
+                # What processes map of them is in their RSS/PSS already.
+                rss += max(0, shared - sum(_smaps_rollup(p, b"Pss_Shmem:") for p in pids))
         if rss > self.peak_rss_bytes:
             self.peak_rss_bytes = rss
         if rss > self.memory_limit_bytes and self.kill_reason is None:
             self.kill("oom")
         return rss
 
-    # -- who is calling ---------------------------------------------------------------------
+    def _tmp_bytes(self) -> int:
+        """What the sandbox's /tmp holds, where its pages are shared memory (a tmpfs)."""
+        if self.bwrap:
+            if self._tmp_fd is None:
+                self._tmp_fd = _open_sandbox_tmp(self.tree(), self.pid)
+                if self._tmp_fd is None:
+                    return 0
+            st = os.fstatvfs(self._tmp_fd)
+            return (st.f_blocks - st.f_bfree) * st.f_frsize
+        tmp = self.launched.private_tmp
+        if tmp is None or not self._fallback_tmpfs_devs() & {_dev_of(str(tmp))}:
+            return 0
+        now = time.monotonic()
+        if now - self._tmp_walked_at > SAMPLE_SLOW_S:  # a walk: not at every fast sample
+            self._tmp_walked, self._tmp_walked_at = _tree_bytes(str(tmp)), now
+        return self._tmp_walked
+
+    def _fallback_tmpfs_devs(self) -> set[int]:
+        """Devices of the host's tmpfs mounts (the fallback sees the host's: /dev/shm, maybe
+        /tmp and /run), whose files are memory."""
+        if self._tmpfs_devs is None:
+            self._tmpfs_devs = set() if self.bwrap else _tmpfs_devices()
+        return self._tmpfs_devs
+
+    def _shared_objects_bytes(self, pids: list[int]) -> int:
+        """Shared memory held by the tree that no RSS shows unless mapped: memfds and files on
+        tmpfs mounts other than the sandbox's /tmp held open, and (fallback: the host's IPC
+        namespace is readable) SysV segments the tree made or last used."""
+        seen: dict[tuple[int, int], int] = {}
+        tmpfs = self._fallback_tmpfs_devs()
+        tmp_dir = "/tmp/" if self.bwrap else f"{self.launched.private_tmp}/"
+        for pid in pids:
+            try:
+                fds = os.listdir(f"/proc/{pid}/fd")
+            except OSError:
+                continue
+            for fd in fds:
+                path = f"/proc/{pid}/fd/{fd}"
+                try:
+                    link = os.readlink(path)
+                except OSError:
+                    continue
+                named = link.startswith(("/memfd:", "/SYSV", "/dev/shm/"))
+                if not named and not (tmpfs and link.startswith("/")
+                                      and not link.startswith(tmp_dir)):
+                    continue
+                try:
+                    st = os.stat(path)
+                except OSError:
+                    continue
+                if stat.S_ISREG(st.st_mode) and (named or st.st_dev in tmpfs):
+                    seen[(st.st_dev, st.st_ino)] = st.st_blocks * 512
+        total = sum(seen.values())
+        if not self.bwrap:
+            total += _sysv_shm_bytes(set(pids))
+        return total
+
+    # -- who is calling    # -- who is calling ---------------------------------------------------------------------
 
     def owns_connection(self, peer_port: int, server_port: int) -> bool:
         """Whether the loopback TCP connection from `peer_port` is held by a process of ours."""
@@ -464,7 +539,101 @@ class Supervisor:
             if stream is not None:
                 with contextlib.suppress(OSError):
                     stream.close()
+        if self._tmp_fd is not None:  # it holds the sandbox's /tmp mount: let it go
+            with contextlib.suppress(OSError):
+                os.close(self._tmp_fd)
+            self._tmp_fd = None
         self.launched.cleanup_files()
+
+
+SHMEM_SLACK_BYTES = 1024 * 1024  # shared memory below this is not worth reading smaps for
+
+
+def _smaps_rollup(pid: int, key: bytes) -> int:
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", "rb") as f:
+            for line in f:
+                if line.startswith(key):
+                    return int(line.split()[1]) * 1024
+    except (OSError, IndexError, ValueError):
+        pass
+    return 0
+
+
+def _open_sandbox_tmp(pids: list[int], outer: int) -> int | None:
+    """A descriptor of the sandbox's own /tmp, seen through a process inside the sandbox (one
+    whose /tmp is not the host's: bwrap's outer process, or one still setting up, has that)."""
+    try:
+        host = os.stat("/tmp").st_dev
+    except OSError:
+        host = -1
+    for pid in pids:
+        if pid == outer:
+            continue
+        try:
+            fd = os.open(f"/proc/{pid}/root/tmp", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except OSError:
+            continue
+        if os.fstat(fd).st_dev != host:
+            return fd
+        os.close(fd)
+    return None
+
+
+def _dev_of(path: str) -> int:
+    try:
+        return os.stat(path).st_dev
+    except OSError:
+        return -1
+
+
+def _tmpfs_devices() -> set[int]:
+    out = set()
+    try:
+        with open("/proc/self/mountinfo", "rb") as f:
+            for line in f:
+                fields = line.split()
+                sep = fields.index(b"-")
+                if fields[sep + 1] == b"tmpfs":
+                    major, minor = fields[2].split(b":")
+                    out.add(os.makedev(int(major), int(minor)))
+    except (OSError, ValueError, IndexError):
+        pass
+    return out
+
+
+def _tree_bytes(root: str) -> int:
+    total = 0
+    stack = [root]
+    while stack:
+        try:
+            entries = list(os.scandir(stack.pop()))
+        except OSError:
+            continue
+        for e in entries:
+            try:
+                if e.is_dir(follow_symlinks=False):
+                    stack.append(e.path)
+                total += e.stat(follow_symlinks=False).st_blocks * 512
+            except OSError:
+                pass
+    return total
+
+
+def _sysv_shm_bytes(pids: set[int]) -> int:
+    """Resident bytes of the SysV shared memory segments made or last used by `pids`."""
+    total = 0
+    try:
+        with open("/proc/sysvipc/shm", "rb") as f:
+            header = f.readline().split()
+            cpid, lpid, rss = header.index(b"cpid"), header.index(b"lpid"), header.index(b"rss")
+            for line in f:
+                fields = line.split()
+                if int(fields[cpid]) in pids or int(fields[lpid]) in pids:
+                    total += int(fields[rss])
+    except (OSError, ValueError, IndexError):
+        pass
+    return total
 
 
 def _stopped(pid: int) -> bool:

@@ -121,7 +121,7 @@ def test_a_spinning_thread_burns_no_cpu_while_idle(cache, pool_in, sandbox_mode,
     later = env.invoke(json.dumps({"sleep": 0.2}).encode())
     assert later.status == "success" and json.loads(later.payload) > first, later
     assert not env.frozen
-    assert cpu_seconds(env.supervisor.tree()) - before > 0.1  # running again
+    assert cpu_seconds(env.supervisor.tree()) > before  # running again
     pool.release(key, env, later)
     wait_frozen(env)
     marker = f"AWS_LAMBDA_RUNTIME_API={env.api.address}"

@@ -221,6 +221,24 @@ def writable_places(event, context):
                 rw.append((parts[4], line.split(" - ")[1].split()[0]))
     return {"written": written, "rw_mounts": rw, "mounts": mounts}
 
+def memfd_hog(event, context):
+    import mmap
+    fd = os.memfd_create("hog")
+    chunk = b"m" * (1024 * 1024)
+    if event["how"] == "write":  # pages only in the memfd: no process maps them
+        for _ in range(event["mb"]):
+            os.write(fd, chunk)
+    else:  # ftruncate, then touch every page through a 1 MB window: the file keeps them
+        size = event["mb"] * 1024 * 1024
+        os.ftruncate(fd, size)
+        for offset in range(0, size, len(chunk)):
+            m = mmap.mmap(fd, len(chunk), offset=offset)
+            for i in range(0, len(chunk), 4096):
+                m[i] = 1
+            m.close()
+    time.sleep(1)  # a sample or two
+    return "survived"
+
 def write_code(event, context):
     out = {}
     for p in ("/var/task/new.py", "/var/task/app.py", os.environ["LAMBDA_TASK_ROOT"] + "/x"):
@@ -445,3 +463,24 @@ def test_only_tmp_is_writable_anywhere(make_env, bwrap_only):
     # Mounted read-write: /tmp, and kernel interfaces in which nothing can be created (a new
     # procfs, and /dev/pts, whose nodes only the kernel makes).
     assert {m for m, _ in seen["rw_mounts"]} <= {"/tmp", "/proc", "/dev/pts"}, seen["rw_mounts"]
+
+
+@pytest.mark.parametrize("how", ["write", "ftruncate-touch"])
+@pytest.mark.parametrize("accounting,env_mode", [("cgroup", None), ("sampler", None),
+                                                 ("sampler", FALLBACK)],
+                         ids=["cgroup", "sampler", "fallback-sampler"])
+def test_a_memfd_beyond_memory_size_is_killed(make_env, monkeypatch, accounting, env_mode, how):
+    if accounting == "sampler":
+        monkeypatch.setenv("LAMBDACTL_NO_CGROUP", "1")
+    env = make_env(FILES, handler="app.memfd_hog", memory_mb=128, timeout_s=20, env_mode=env_mode)
+    if accounting == "cgroup" and (env.supervisor.launched.cgroup is None
+                                   or not env.supervisor.launched.cgroup.has_memory):
+        pytest.skip("no writable memory cgroup here")
+    # 300 MB: beyond MemorySize, well within the kernel's backstop (MemorySize + /tmp + slack)
+    out = env.invoke(json.dumps({"mb": 300, "how": how}).encode(), request_id="memfd")
+    assert out.status == "oom", out
+    assert json.loads(out.payload) == {
+        "errorType": "Runtime.ExitError",
+        "errorMessage": "RequestId: memfd Error: Runtime exited with error: signal: killed"}
+    assert 128 <= out.max_memory_mb < 300
+    assert_fresh_env_works(make_env, env_mode=env_mode)
