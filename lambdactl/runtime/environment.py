@@ -350,7 +350,7 @@ class ExecutionEnvironment:
         if sup is None:
             return 0
         if not sup.exited.is_set():
-            sup.sample()
+            sup.sample(scan_shared=False)  # the pump's samples scan; this one is on the hot path
         return math.ceil(sup.peak_rss_bytes / MIB)
 
     def _conclude(self, inv: Invocation, duration_ms: float, timeout_s: float) -> InvokeOutcome:

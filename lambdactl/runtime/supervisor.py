@@ -224,7 +224,8 @@ class Supervisor:
         # stopped with SIGSTOP (to continue exactly those: not one that had stopped itself).
         self.frozen: str | list[int] | None = None
         self._tmp_fd: int | None = None  # the sandbox's /tmp, to read how full it is
-        self._tmpfs_devs: set[int] | None = None
+        self._tmpfs_mounts: tuple[str, ...] | None = None
+        self._shared_bytes = 0  # memfds & co. the last full sample found (no cgroup)
         self._tmp_walked, self._tmp_walked_at = 0, 0.0
         self._lock = threading.Lock()  # guards reads of the pipes and the current buffer
         self._buf = LogBuffer()
@@ -354,14 +355,16 @@ class Supervisor:
             return self.launched.cgroup.procs()
         return descendants(self.pid) if self.returncode is None else []
 
-    def sample(self) -> int:
+    def sample(self, scan_shared: bool = True) -> int:
         """Memory of the tree now; kills the tree when over the limit.
 
         Each page must count once: a memory cgroup's statistics do that; without one, a single
         process's RSS is exact and several processes are summed by PSS (RSS would count the
         copy-on-write pages of forked children once per child). Shared memory counts as well,
         mapped or not (memfds, SysV and POSIX shared memory, files on other tmpfs mounts), but
-        not the sandbox's /tmp, which has its own size.
+        not the sandbox's /tmp, which has its own size. Without a cgroup, finding the shared
+        objects means reading every descriptor's link: `scan_shared=False` (the sample that
+        ends each invocation, on the path of its response) reuses the last scan's answer.
         """
         cg = self.launched.cgroup
         counts = cg.memory_stat() if cg is not None else None
@@ -382,7 +385,9 @@ class Supervisor:
                 ours = {self.pid, *(c for c in _children(self.pid) if _runs(c, self.proc.args[0]))}
                 pids = [p for p in pids if p not in ours]
             rss = _rss_bytes(pids[0]) if len(pids) == 1 else sum(_pss_bytes(p) for p in pids)
-            shared = self._shared_objects_bytes(pids)
+            if scan_shared:
+                self._shared_bytes = self._shared_objects_bytes(pids)
+            shared = self._shared_bytes
             if shared:
                 # What processes map of them is in their RSS/PSS already.
                 rss += max(0, shared - sum(_smaps_rollup(p, b"Pss_Shmem:") for p in pids))
@@ -402,26 +407,27 @@ class Supervisor:
             st = os.fstatvfs(self._tmp_fd)
             return (st.f_blocks - st.f_bfree) * st.f_frsize
         tmp = self.launched.private_tmp
-        if tmp is None or not self._fallback_tmpfs_devs() & {_dev_of(str(tmp))}:
+        if tmp is None or not f"{tmp}/".startswith(self._fallback_tmpfs_mounts()):
             return 0
         now = time.monotonic()
         if now - self._tmp_walked_at > SAMPLE_SLOW_S:  # a walk: not at every fast sample
             self._tmp_walked, self._tmp_walked_at = _tree_bytes(str(tmp)), now
         return self._tmp_walked
 
-    def _fallback_tmpfs_devs(self) -> set[int]:
-        """Devices of the host's tmpfs mounts (the fallback sees the host's: /dev/shm, maybe
-        /tmp and /run), whose files are memory."""
-        if self._tmpfs_devs is None:
-            self._tmpfs_devs = set() if self.bwrap else _tmpfs_devices()
-        return self._tmpfs_devs
+    def _fallback_tmpfs_mounts(self) -> tuple[str, ...]:
+        """The host's tmpfs mount points, each with a trailing slash (the fallback sees the
+        host's: /dev/shm, maybe /tmp and /run), whose files are memory. None under bwrap: there
+        the only writable tmpfs is the sandbox's /tmp."""
+        if self._tmpfs_mounts is None:
+            self._tmpfs_mounts = () if self.bwrap else _tmpfs_mount_points()
+        return self._tmpfs_mounts
 
     def _shared_objects_bytes(self, pids: list[int]) -> int:
         """Shared memory held by the tree that no RSS shows unless mapped: memfds and files on
         tmpfs mounts other than the sandbox's /tmp held open, and (fallback: the host's IPC
         namespace is readable) SysV segments the tree made or last used."""
         seen: dict[tuple[int, int], int] = {}
-        tmpfs = self._fallback_tmpfs_devs()
+        tmpfs = self._fallback_tmpfs_mounts()
         tmp_dir = "/tmp/" if self.bwrap else f"{self.launched.private_tmp}/"
         for pid in pids:
             try:
@@ -434,15 +440,14 @@ class Supervisor:
                     link = os.readlink(path)
                 except OSError:
                     continue
-                named = link.startswith(("/memfd:", "/SYSV", "/dev/shm/"))
-                if not named and not (tmpfs and link.startswith("/")
-                                      and not link.startswith(tmp_dir)):
+                if not link.startswith(("/memfd:", "/SYSV", "/dev/shm/")) and not (
+                        tmpfs and link.startswith(tmpfs) and not link.startswith(tmp_dir)):
                     continue
                 try:
                     st = os.stat(path)
                 except OSError:
                     continue
-                if stat.S_ISREG(st.st_mode) and (named or st.st_dev in tmpfs):
+                if stat.S_ISREG(st.st_mode):
                     seen[(st.st_dev, st.st_ino)] = st.st_blocks * 512
         total = sum(seen.values())
         if not self.bwrap:
@@ -580,26 +585,18 @@ def _open_sandbox_tmp(pids: list[int], outer: int) -> int | None:
     return None
 
 
-def _dev_of(path: str) -> int:
-    try:
-        return os.stat(path).st_dev
-    except OSError:
-        return -1
-
-
-def _tmpfs_devices() -> set[int]:
-    out = set()
+def _tmpfs_mount_points() -> tuple[str, ...]:
+    out = []
     try:
         with open("/proc/self/mountinfo", "rb") as f:
             for line in f:
                 fields = line.split()
-                sep = fields.index(b"-")
-                if fields[sep + 1] == b"tmpfs":
-                    major, minor = fields[2].split(b":")
-                    out.add(os.makedev(int(major), int(minor)))
+                if fields[fields.index(b"-") + 1] == b"tmpfs":
+                    point = os.fsdecode(fields[4]).replace("\\040", " ")
+                    out.append(point.rstrip("/") + "/")
     except (OSError, ValueError, IndexError):
         pass
-    return out
+    return tuple(out)
 
 
 def _tree_bytes(root: str) -> int:

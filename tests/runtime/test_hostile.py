@@ -223,9 +223,14 @@ def writable_places(event, context):
 
 def memfd_hog(event, context):
     import mmap
-    fd = os.memfd_create("hog")
     chunk = b"m" * (1024 * 1024)
-    if event["how"] == "write":  # pages only in the memfd: no process maps them
+    if event["how"] == "dev-shm":  # POSIX shared memory (the fallback's /dev/shm is the host's)
+        path = "/dev/shm/lambdactl-test-%d" % os.getpid()
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+        os.unlink(path)  # held open only: nothing is left behind when it is killed
+    else:
+        fd = os.memfd_create("hog")
+    if event["how"] in ("write", "dev-shm"):  # pages only in the file: no process maps them
         for _ in range(event["mb"]):
             os.write(fd, chunk)
     else:  # ftruncate, then touch every page through a 1 MB window: the file keeps them
@@ -465,11 +470,13 @@ def test_only_tmp_is_writable_anywhere(make_env, bwrap_only):
     assert {m for m, _ in seen["rw_mounts"]} <= {"/tmp", "/proc", "/dev/pts"}, seen["rw_mounts"]
 
 
-@pytest.mark.parametrize("how", ["write", "ftruncate-touch"])
+@pytest.mark.parametrize("how", ["write", "ftruncate-touch", "dev-shm"])
 @pytest.mark.parametrize("accounting,env_mode", [("cgroup", None), ("sampler", None),
-                                                 ("sampler", FALLBACK)],
-                         ids=["cgroup", "sampler", "fallback-sampler"])
+                                                 ("cgroup", FALLBACK), ("sampler", FALLBACK)],
+                         ids=["cgroup", "sampler", "fallback-cgroup", "fallback-sampler"])
 def test_a_memfd_beyond_memory_size_is_killed(make_env, monkeypatch, accounting, env_mode, how):
+    if how == "dev-shm" and env_mode is not FALLBACK:
+        pytest.skip("/dev/shm is read-only in the bubblewrap sandbox (test_only_tmp_is_writable)")
     if accounting == "sampler":
         monkeypatch.setenv("LAMBDACTL_NO_CGROUP", "1")
     env = make_env(FILES, handler="app.memfd_hog", memory_mb=128, timeout_s=20, env_mode=env_mode)
