@@ -179,3 +179,20 @@ def test_a_process_that_stopped_itself_stays_stopped(make_env, monkeypatch):
     time.sleep(0.1)
     out = env.invoke(b"{}")
     assert out.payload == b"null"  # still stopped, not continued by the thaw
+
+
+def test_a_node_environment_freezes_and_thaws(make_env):
+    app = ("let ticks = 0;\nsetInterval(() => { ticks += 1; }, 5);\n"
+           "exports.handler = async (event) => {\n"
+           "  if (event.wait) await new Promise((r) => setTimeout(r, event.wait));\n"
+           "  return ticks;\n};\n")
+    env = make_env({"index.js": app}, runtime="nodejs20.x", handler="index.handler")
+    first = env.invoke(b"{}")
+    assert first.status == "success", first
+    assert env.freeze()
+    time.sleep(0.3)  # frozen: its timer does not fire (running, it would fire ~60 times)
+    thawed = env.invoke(b"{}")
+    assert thawed.status == "success", thawed
+    assert json.loads(thawed.payload) - json.loads(first.payload) <= 5, (first, thawed)
+    out = env.invoke(b'{"wait": 100}')  # and runs again once thawed
+    assert out.status == "success" and json.loads(out.payload) > json.loads(thawed.payload), out
