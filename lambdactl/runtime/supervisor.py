@@ -371,7 +371,7 @@ class Supervisor:
         if counts is not None:
             assert cg is not None
             rss, shmem = counts
-            unmapped = shmem - self._tmp_bytes()
+            unmapped = shmem - self._tmp_bytes() if shmem > SHMEM_SLACK_BYTES else 0
             if unmapped > SHMEM_SLACK_BYTES:
                 # Mapped shared pages are in both the mapped count and shmem: once is enough.
                 unmapped -= sum(_smaps_rollup(p, b"Pss_Shmem:") for p in cg.procs())

@@ -224,13 +224,18 @@ def writable_places(event, context):
 def memfd_hog(event, context):
     import mmap
     chunk = b"m" * (1024 * 1024)
+    if event["how"] == "after-tmp":  # /tmp has a size of its own: it is not memory
+        with open(os.path.join(os.environ.get("TMPDIR", "/tmp"), "big"), "wb") as f:
+            for _ in range(200):
+                f.write(chunk)
+        print("tmp written", flush=True)
     if event["how"] == "dev-shm":  # POSIX shared memory (the fallback's /dev/shm is the host's)
         path = "/dev/shm/lambdactl-test-%d" % os.getpid()
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
         os.unlink(path)  # held open only: nothing is left behind when it is killed
     else:
         fd = os.memfd_create("hog")
-    if event["how"] in ("write", "dev-shm"):  # pages only in the file: no process maps them
+    if event["how"] in ("write", "dev-shm", "after-tmp"):  # pages in the file, mapped by none
         for _ in range(event["mb"]):
             os.write(fd, chunk)
     else:  # ftruncate, then touch every page through a 1 MB window: the file keeps them
@@ -470,7 +475,7 @@ def test_only_tmp_is_writable_anywhere(make_env, bwrap_only):
     assert {m for m, _ in seen["rw_mounts"]} <= {"/tmp", "/proc", "/dev/pts"}, seen["rw_mounts"]
 
 
-@pytest.mark.parametrize("how", ["write", "ftruncate-touch", "dev-shm"])
+@pytest.mark.parametrize("how", ["write", "ftruncate-touch", "dev-shm", "after-tmp"])
 @pytest.mark.parametrize("accounting,env_mode", [("cgroup", None), ("sampler", None),
                                                  ("cgroup", FALLBACK), ("sampler", FALLBACK)],
                          ids=["cgroup", "sampler", "fallback-cgroup", "fallback-sampler"])
@@ -490,4 +495,6 @@ def test_a_memfd_beyond_memory_size_is_killed(make_env, monkeypatch, accounting,
         "errorType": "Runtime.ExitError",
         "errorMessage": "RequestId: memfd Error: Runtime exited with error: signal: killed"}
     assert 128 <= out.max_memory_mb < 300
+    if how == "after-tmp":
+        assert out.log.startswith(b"tmp written\n"), out.log
     assert_fresh_env_works(make_env, env_mode=env_mode)
