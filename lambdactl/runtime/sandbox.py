@@ -9,9 +9,11 @@ process to the `Supervisor`.
 
 Strengths, as `lambdactl doctor` reports them:
 - bubblewrap: user/pid/ipc/mount namespaces, uid 993 inside, nothing of the host visible but
-  the system dirs and the interpreter's prefix; killing bwrap kills the pid namespace.
+  the system dirs and the interpreter's prefix, nothing writable but /tmp; killing bwrap kills
+  the pid namespace.
 - fallback (no usable bwrap): own session, cleaned environment, rlimits, cwd = task root, a
   private TMPDIR; the function can read whatever the caller can and /tmp is shared. Weaker.
+Both install the system call filter (bwrap's --seccomp; the fallback between fork and exec).
 
 RLIMIT_NPROC does not bind processes that the kernel counts as root (uid 0 outside the user
 namespace: bwrap run by root maps the sandbox uid 993 to 0), so when we run as root the process
@@ -20,10 +22,11 @@ process limit (`lambdactl doctor` says so). Run as an unprivileged user, RLIMIT_
 per user namespace and limits the sandbox only.
 
 Run as root, the sandbox's processes are host uid 0 without capabilities: /proc/sys and friends
-are bound read-only (uid 0 could otherwise write sysctls), but what the kernel grants by uid
-alone remains reachable through the shared network namespace and keyrings (abstract unix
-sockets that trust peer uid 0, root's user keyring). Running lambdactl as an ordinary user
-avoids all of it; doctor reports it.
+are bound read-only (uid 0 could otherwise write sysctls), and the system call filter of
+seccomp.py (both modes) denies the keyring calls, so root's user keyring is out of reach; what
+the kernel grants by uid alone through the shared network namespace remains (abstract unix
+sockets that trust peer uid 0). Running lambdactl as an ordinary user avoids it; doctor
+reports it.
 """
 
 from __future__ import annotations
