@@ -110,10 +110,11 @@ def program(arch: str | None = None) -> bytes:
     if arch not in ARCHES:
         raise Unsupported(f"no system call table for the {arch} architecture")
     audit_arch, table = ARCHES[arch]
-    ops: list[tuple[int, int, int, int | str]] = []  # (code, jt, jf, k); jump targets by label
+    # (code, jt, jf, k): jumps name their target's label; code -1 places label k
+    ops: list[tuple[int, int | str, int | str, int | str]] = []
 
     def emit(code: int, k: int | str, jt: int | str = 0, jf: int | str = 0) -> None:
-        ops.append((code, jt, jf, k))  # type: ignore[arg-type]
+        ops.append((code, jt, jf, k))
 
     emit(_LD_W_ABS, _ARCH)
     emit(_JEQ_K, audit_arch, 0, "deny")

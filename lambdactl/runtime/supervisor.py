@@ -342,7 +342,7 @@ class Supervisor:
             cg = self.launched.cgroup
             assert cg is not None
             cg.thaw()
-        elif frozen:
+        elif isinstance(frozen, list):
             for p in frozen:
                 with contextlib.suppress(OSError):
                     os.kill(p, signal.SIGCONT)
