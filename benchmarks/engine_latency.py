@@ -10,13 +10,19 @@ Rows (milliseconds):
 - warm invoke: `ExecutionEnvironment.invoke()` of a trivial handler on one environment, end to
   end (Runtime API hand-over, bootstrap, handler, response, log drain, memory sample).
 - Runtime API alone: the same hand-over with an in-process http.client instead of a sandbox.
-Targets: cold start < interpreter start-up + 30 ms; warm invoke < 1 ms.
+- freezing: warm invokes through the server's `WarmPool` (acquire, invoke, release) with freezing
+  off (the floor), on back to back, and on with every invocation thawing a frozen environment
+  (the next request waits until the previous freeze is complete); and `freeze()` / the thaw
+  alone. Per freezer: the cgroup freezer where writable, SIGSTOP of the tree otherwise.
+Targets: cold start < interpreter start-up + 30 ms; warm invoke < 1 ms; freezing and thawing
+< 0.3 ms per invocation.
 """
 
 from __future__ import annotations
 
 import argparse
 import http.client
+import os
 import statistics
 import subprocess
 import sys
@@ -88,6 +94,78 @@ def warm(spec: SandboxSpec, info, mode: SandboxMode, n: int) -> list[float]:
         env.shutdown()
 
 
+def pool_loop(spec: SandboxSpec, info, n: int, freeze: bool, thaw_each: bool) -> list[float]:
+    """Warm invokes through a WarmPool; `thaw_each`: wait (untimed) until the environment is
+    frozen before each request, so each one pays a thaw."""
+    from lambdactl.server.pool import WarmPool
+
+    pool = WarmPool(idle_timeout_s=600, freeze=freeze)
+    key = ("bench", "1")
+    try:
+        out = []
+        env = None
+        for i in range(n + 200):
+            if thaw_each and env is not None:
+                deadline = time.monotonic() + 5
+                while not env.frozen:
+                    assert time.monotonic() < deadline, "never frozen"
+                    time.sleep(0.0002)
+            t = time.perf_counter()
+            env = pool.acquire(key, spec, info)
+            o = env.invoke(b'{"k": 1}')
+            pool.release(key, env, o)
+            took = (time.perf_counter() - t) * 1000
+            assert o.status == "success", o
+            if i >= 200:
+                out.append(took)
+        return out
+    finally:
+        pool.shutdown()
+
+
+def freeze_thaw(spec: SandboxSpec, info, n: int) -> tuple[list[float], list[float], str]:
+    """freeze() and the thaw that starts the next invocation, each alone."""
+    env = ExecutionEnvironment(spec, info)
+    env.start()
+    freezes, thaws = [], []
+    try:
+        for _ in range(n):
+            assert env.invoke(b"{}").status == "success"
+            t = time.perf_counter()
+            assert env.freeze()
+            freezes.append((time.perf_counter() - t) * 1000)
+            how = "cgroup freezer" if env.supervisor.frozen == "cgroup" else "SIGSTOP"
+            t = time.perf_counter()
+            env._thaw()
+            thaws.append((time.perf_counter() - t) * 1000)
+        return freezes, thaws, how
+    finally:
+        env.shutdown()
+
+
+def freezing_rows(spec: SandboxSpec, info, n: int) -> list[tuple[str, list[float]]]:
+    rows = []
+    for freezer in ("cgroup", "signals"):
+        saved = os.environ.get("LAMBDACTL_NO_CGROUP")
+        if freezer == "signals":
+            os.environ["LAMBDACTL_NO_CGROUP"] = "1"
+        try:
+            freezes, thaws, how = freeze_thaw(spec, info, min(n, 500))
+            if freezer == "cgroup" and how != "cgroup freezer":
+                continue  # no writable freezer here: the signals rows say it all
+            rows.append((f"pool, freezing off [{how}]", pool_loop(spec, info, n, False, False)))
+            rows.append((f"pool, freezing on [{how}]", pool_loop(spec, info, n, True, False)))
+            rows.append((f"pool, thaw each [{how}]", pool_loop(spec, info, n, True, True)))
+            rows.append((f"freeze() alone [{how}]", freezes))
+            rows.append((f"thaw alone [{how}]", thaws))
+        finally:
+            if saved is None:
+                os.environ.pop("LAMBDACTL_NO_CGROUP", None)
+            else:
+                os.environ["LAMBDACTL_NO_CGROUP"] = saved
+    return rows
+
+
 def api_only(n: int) -> list[float]:
     api = RuntimeAPI()
     c = http.client.HTTPConnection(api.address)
@@ -140,6 +218,7 @@ def main() -> None:
             rows.append((f"cold start ({mode.name})", cold_starts(spec, info, mode, args.cold)))
         for mode in modes:
             rows.append((f"warm invoke ({mode.name})", warm(spec, info, mode, args.warm)))
+        rows += freezing_rows(spec, info, args.warm)
     rows.append(("Runtime API alone (in-process client)", api_only(args.warm)))
 
     print(f"engine latency, {args.runtime} = {exe} ({info.version}), "
@@ -156,6 +235,14 @@ def main() -> None:
             print(f"{name}: {over:.1f} ms over `{baseline}` (target < 30 ms)")
         if name.startswith("warm invoke"):
             print(f"{name}: p50 {statistics.median(xs):.3f} ms (target < 1 ms)")
+    for name, xs in rows:
+        if name.startswith("pool, freezing off"):
+            floor = statistics.median(xs)
+            how = name.split("[")[1]
+            for label in ("freezing on", "thaw each"):
+                other = statistics.median(next(v for k, v in rows if k == f"pool, {label} [{how}"))
+                print(f"pool, {label} [{how}: {other / floor:.2f}x freezing off, "
+                      f"{other - floor:+.3f} ms per invocation (target < 0.3 ms)")
 
 
 if __name__ == "__main__":

@@ -92,7 +92,8 @@ def register(app: typer.Typer) -> None:
         typer.echo(f"sandbox: {sb['mode']}" + (f" ({sb['bubblewrap_version']})" if sb.get("bubblewrap_version") else ""))
         if sb.get("reason"):
             typer.echo(f"  why: {sb['reason']}")
-        for key in ("isolation", "tmp_limit", "process_limit", "open_files_limit", "warning", "advice"):
+        for key in ("isolation", "tmp_limit", "process_limit", "open_files_limit", "seccomp",
+                    "freezing", "warning", "advice"):
             if key in sb:
                 typer.echo(f"  {key.replace('_', ' ')}: {sb[key]}")
         typer.echo(f"memory: {data['memory']['method']} every {data['memory']['interval_ms']:g} ms")

@@ -118,6 +118,9 @@ class RuntimeAPI:
         self._closed = False
         self._conns: set[socket.socket] = set()
         self.init_done = threading.Event()
+        # Set while the runtime waits in `next` with nothing to hand it: its last answer is
+        # delivered and it is idle (when an environment may be frozen).
+        self.parked = threading.Event()
         self.init_error: tuple[bytes, str | None] | None = None
         self.on_event: Callable[[], None] | None = None  # called on init done / init error
         self._thread = threading.Thread(target=self._accept_loop, name=f"rapi-{self.port}",
@@ -240,8 +243,11 @@ class RuntimeAPI:
         if first and self.on_event is not None:
             self.on_event()
         with self._cond:
+            if self._pending is None:
+                self.parked.set()
             while self._pending is None and not self._closed:
                 self._cond.wait()
+            self.parked.clear()
             if self._closed:
                 return None
             inv = self._pending

@@ -7,10 +7,12 @@ even for root (the kernel exempts uid 0 from RLIMIT_NPROC), list every process o
 those that called setsid or double-forked) so none survives a kill, and count memory once per
 page (summing per-process RSS counts copy-on-write pages of forked children many times).
 
-MemorySize itself is enforced by the supervisor on the anonymous plus mapped memory read from
-`memory.stat`: a cgroup limit also charges tmpfs /tmp and page cache, which Lambda accounts
-separately. The limit set here is only a backstop above MemorySize + /tmp, so a function that
+MemorySize itself is enforced by the supervisor on the anonymous, mapped and shared memory
+(memfds, shared memory segments) read from `memory.stat`, less the sandbox's tmpfs /tmp: a
+cgroup limit also charges /tmp and page cache, which Lambda accounts separately. The limit set here is only a backstop above MemorySize + /tmp, so a function that
 allocates faster than the supervisor samples is stopped by the kernel a bounded step later.
+Between invocations a warm environment is frozen (v2 `cgroup.freeze`, v1 the `freezer`
+controller), as Lambda freezes its environments: a background thread left running burns no CPU.
 Must not know about sandboxes or runtimes.
 """
 
@@ -28,6 +30,8 @@ CGROUP_ROOT = Path("/sys/fs/cgroup")
 # memory.stat keys whose sum is the function's resident memory (each page counted once).
 V2_MEMORY_KEYS = (b"anon", b"file_mapped")
 V1_MEMORY_KEYS = (b"total_rss", b"total_mapped_file")
+# ... and the key of its tmpfs and shared memory pages (mapped or not: some are in both).
+V2_SHMEM_KEY, V1_SHMEM_KEY = b"shmem", b"total_shmem"
 
 
 def _own_path(controller: str | None) -> str:
@@ -58,7 +62,7 @@ def _bases() -> tuple[bool, dict[str, Path]]:
                 pass
         return True, found
     found = {}
-    for c in ("pids", "memory"):
+    for c in ("pids", "memory", "freezer"):
         if (CGROUP_ROOT / c / "cgroup.procs").exists():
             found[c] = CGROUP_ROOT / c / _own_path(c).lstrip("/")
     return False, found
@@ -68,6 +72,7 @@ def _bases() -> tuple[bool, dict[str, Path]]:
 class Cgroup:
     v2: bool
     paths: dict[str, Path] = field(default_factory=dict)  # controller -> leaf directory
+    freeze_path: Path | None = None  # v2 cgroup.freeze or v1 freezer.state, where there is one
 
     @property
     def has_pids(self) -> bool:
@@ -76,6 +81,32 @@ class Cgroup:
     @property
     def has_memory(self) -> bool:
         return "memory" in self.paths
+
+    @property
+    def has_freezer(self) -> bool:
+        return self.freeze_path is not None
+
+    def freeze(self) -> None:
+        """Ask the kernel to freeze every process of the group (it completes asynchronously:
+        a running thread stops at its next return to user mode)."""
+        assert self.freeze_path is not None
+        _write(self.freeze_path, b"1" if self.v2 else b"FROZEN")
+
+    def thaw(self) -> None:
+        assert self.freeze_path is not None
+        _write(self.freeze_path, b"0" if self.v2 else b"THAWED")
+
+    def frozen(self) -> bool:
+        """Whether every process of the group is frozen now (not merely asked to be)."""
+        path = self.freeze_path
+        if path is None:
+            return False
+        try:
+            if self.v2:
+                return b"frozen 1" in (path.parent / "cgroup.events").read_bytes()
+            return path.read_bytes().strip() == b"FROZEN"
+        except OSError:
+            return False
 
     def _dirs(self) -> list[Path]:
         return list(dict.fromkeys(self.paths.values()))
@@ -117,19 +148,28 @@ class Cgroup:
 
     def memory_bytes(self) -> int | None:
         """Anonymous + mapped file memory of the whole group, or None without a memory leaf."""
+        stat = self.memory_stat()
+        return None if stat is None else stat[0]
+
+    def memory_stat(self) -> tuple[int, int] | None:
+        """(anonymous + mapped file memory, tmpfs and shared memory) of the whole group, or None
+        without a memory leaf."""
         d = self.paths.get("memory")
         if d is None:
             return None
         keys = V2_MEMORY_KEYS if self.v2 else V1_MEMORY_KEYS
-        total = 0
+        shmem_key = V2_SHMEM_KEY if self.v2 else V1_SHMEM_KEY
+        total = shmem = 0
         try:
             for line in (d / "memory.stat").read_bytes().splitlines():
                 k, _, v = line.partition(b" ")
                 if k in keys:
                     total += int(v)
+                elif k == shmem_key:
+                    shmem = int(v)
         except (OSError, ValueError):
             return None
-        return total
+        return total, shmem
 
     def oom_killed(self) -> bool:
         """Whether the kernel's OOM killer has killed a process of this group (the backstop)."""
@@ -147,6 +187,9 @@ class Cgroup:
         return False
 
     def remove(self) -> None:
+        if self.has_freezer:  # a frozen group's killed processes only die once thawed
+            with contextlib.suppress(OSError):
+                self.thaw()
         for d in self._dirs():
             # A killed process leaves the group a moment after it is reaped: retry briefly.
             for _ in range(100):
@@ -159,6 +202,14 @@ class Cgroup:
                     time.sleep(0.002)
             with contextlib.suppress(OSError):  # the per-process parent, once its last leaf is gone
                 d.parent.rmdir()
+
+
+def _write(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)
 
 
 SWEEP_AFTER_S = 60.0
@@ -209,7 +260,7 @@ def create_cgroup(name: str, max_pids: int, memory_limit_bytes: int | None = Non
             path.mkdir(parents=True, exist_ok=True)
             if ctrl == "pids":
                 (path / "pids.max").write_text(str(max_pids))
-            elif memory_limit_bytes is not None:
+            elif ctrl == "memory" and memory_limit_bytes is not None:
                 limit_file = "memory.max" if v2 else "memory.limit_in_bytes"
                 (path / limit_file).write_text(str(memory_limit_bytes))
             os.close(os.open(str(path / "cgroup.procs"), os.O_WRONLY))
@@ -218,6 +269,11 @@ def create_cgroup(name: str, max_pids: int, memory_limit_bytes: int | None = Non
                 path.rmdir()
             continue
         cg.paths[ctrl] = path
+    if v2 and cg.paths:  # cgroup.freeze: kernels from 5.2 (before, the tree is stopped by signals)
+        leaf = next(iter(cg.paths.values()))
+        cg.freeze_path = leaf / "cgroup.freeze" if (leaf / "cgroup.freeze").exists() else None
+    elif "freezer" in cg.paths:
+        cg.freeze_path = cg.paths["freezer"] / "freezer.state"
     return cg if cg.paths else None
 
 
@@ -225,6 +281,7 @@ def available() -> dict[str, bool]:
     """Which controllers environments get here (for `lambdactl doctor`)."""
     cg = create_cgroup("probe", 1)
     if cg is None:
-        return {"pids": False, "memory": False}
+        return {"pids": False, "memory": False, "freezer": False}
+    freezer = cg.has_freezer
     cg.remove()
-    return {"pids": cg.has_pids, "memory": cg.has_memory}
+    return {"pids": cg.has_pids, "memory": cg.has_memory, "freezer": freezer}

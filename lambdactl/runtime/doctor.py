@@ -45,11 +45,23 @@ def report(overrides: Mapping[str, str] | None = None, cache_file: Path | None =
     }
     if mode.reason:
         sandbox["reason"] = mode.reason
+    from lambdactl.runtime import seccomp
+
+    no_filter = seccomp.unsupported_reason()
+    sandbox["seccomp"] = (f"not applied: {no_filter}" if no_filter else
+                          f"Docker's default profile's denials ({len(seccomp.denied_names())} "
+                          "calls, e.g. keyctl, add_key, bpf, perf_event_open, mount, unshare) "
+                          "fail with EPERM")
+    sandbox["freezing"] = ("idle warm environments frozen by the cgroup freezer"
+                           if have_cgroup.get("freezer") else
+                           "idle warm environments stopped with SIGSTOP (no writable cgroup "
+                           "freezer; a function catching SIGCONT sees the thaw)")
     if os.geteuid() == 0:
+        keyring = " and root's keyring" if no_filter else ""  # else keyctl & co. are denied
         sandbox["warning"] = (
             "running as root: sandboxed processes are host uid 0 without capabilities (sysctls "
-            "are read-only, but abstract unix sockets trusting uid 0 and root's keyring are "
-            "reachable)" if mode.name == "bubblewrap" else
+            f"are read-only, but abstract unix sockets trusting uid 0{keyring} are reachable)"
+            if mode.name == "bubblewrap" else
             "running as root in the fallback mode: functions run as root")
         sandbox["advice"] = "run lambdactl as an unprivileged user"
     runtimes: dict[str, Any] = {}
@@ -64,8 +76,10 @@ def report(overrides: Mapping[str, str] | None = None, cache_file: Path | None =
     return {
         "sandbox": sandbox,
         "memory": {
-            "method": ("sampling the cgroup's anonymous + mapped memory" if have_cgroup["memory"]
-                       else "sampling the process tree's resident memory (RSS, PSS when forked)"),
+            "method": ("sampling the cgroup's anonymous + mapped + shared memory (less /tmp)"
+                       if have_cgroup["memory"] else
+                       "sampling the process tree's resident memory (RSS, PSS when forked) "
+                       "plus the memfds, shared memory and tmpfs files it holds"),
             "interval_ms": SAMPLE_FAST_S * 1000,
             "why": "a memory cgroup limit would also charge tmpfs /tmp and page cache to "
                    "MemorySize; RLIMIT_AS breaks V8 and Go",

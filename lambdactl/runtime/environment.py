@@ -150,6 +150,8 @@ class ExecutionEnvironment:
         self._started = False
         self._cold = True
         self.invocations = 0
+        self._frozen = False
+        self._freeze_lock = threading.Lock()  # a freeze and the next invocation's thaw
 
     # -- state ------------------------------------------------------------------------------
 
@@ -168,6 +170,36 @@ class ExecutionEnvironment:
         """Whether the next invoke can use this environment (Ready and its runtime alive)."""
         return (self._state is State.READY and self.supervisor is not None
                 and not self.supervisor.exited.is_set())
+
+    @property
+    def frozen(self) -> bool:
+        return self._frozen
+
+    def freeze(self, wait_s: float = 0.5) -> bool:
+        """Freeze an idle environment, as Lambda does between invocations: only Ready, and only
+        once its runtime is back in `next` (its last answer delivered). Waits up to `wait_s` for
+        that; False when it is not frozen (not idle, dead, already frozen)."""
+        api, sup = self.api, self.supervisor
+        if api is None or sup is None or self._state is not State.READY or self._frozen:
+            return False
+        if not api.parked.wait(wait_s):
+            return False
+        with self._freeze_lock:
+            if (self._frozen or self._state is not State.READY or not api.parked.is_set()
+                    or sup.exited.is_set()):
+                return False
+            sup.freeze()
+            self._frozen = True
+        return True
+
+    def _thaw(self) -> None:
+        # Always under the lock: a freeze that saw Ready just before this invocation began
+        # completes first, and is undone here.
+        with self._freeze_lock:
+            if self._frozen:
+                assert self.supervisor is not None
+                self.supervisor.thaw()
+                self._frozen = False
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -287,6 +319,7 @@ class ExecutionEnvironment:
             return self._init_failed(rid)
         self._move(State.INVOKING)
         assert self.api is not None and self.supervisor is not None
+        self._thaw()
         from lambdactl.runtime.api import Invocation
 
         sup = self.supervisor
@@ -317,7 +350,7 @@ class ExecutionEnvironment:
         if sup is None:
             return 0
         if not sup.exited.is_set():
-            sup.sample()
+            sup.sample(scan_shared=False)  # the pump's samples scan; this one is on the hot path
         return math.ceil(sup.peak_rss_bytes / MIB)
 
     def _conclude(self, inv: Invocation, duration_ms: float, timeout_s: float) -> InvokeOutcome:

@@ -9,9 +9,11 @@ process to the `Supervisor`.
 
 Strengths, as `lambdactl doctor` reports them:
 - bubblewrap: user/pid/ipc/mount namespaces, uid 993 inside, nothing of the host visible but
-  the system dirs and the interpreter's prefix; killing bwrap kills the pid namespace.
+  the system dirs and the interpreter's prefix, nothing writable but /tmp; killing bwrap kills
+  the pid namespace.
 - fallback (no usable bwrap): own session, cleaned environment, rlimits, cwd = task root, a
   private TMPDIR; the function can read whatever the caller can and /tmp is shared. Weaker.
+Both install the system call filter (bwrap's --seccomp; the fallback between fork and exec).
 
 RLIMIT_NPROC does not bind processes that the kernel counts as root (uid 0 outside the user
 namespace: bwrap run by root maps the sandbox uid 993 to 0), so when we run as root the process
@@ -20,10 +22,11 @@ process limit (`lambdactl doctor` says so). Run as an unprivileged user, RLIMIT_
 per user namespace and limits the sandbox only.
 
 Run as root, the sandbox's processes are host uid 0 without capabilities: /proc/sys and friends
-are bound read-only (uid 0 could otherwise write sysctls), but what the kernel grants by uid
-alone remains reachable through the shared network namespace and keyrings (abstract unix
-sockets that trust peer uid 0, root's user keyring). Running lambdactl as an ordinary user
-avoids all of it; doctor reports it.
+are bound read-only (uid 0 could otherwise write sysctls), and the system call filter of
+seccomp.py (both modes) denies the keyring calls, so root's user keyring is out of reach; what
+the kernel grants by uid alone through the shared network namespace remains (abstract unix
+sockets that trust peer uid 0). Running lambdactl as an ordinary user avoids it; doctor
+reports it.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ import resource
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from lambdactl import _record as dataclasses
@@ -237,9 +241,9 @@ def _system_binds(cache_dir: Path | None = None) -> list[str]:
         args += ["--ro-bind", str(snapshot), "/etc"]
         for name in dirs:
             args += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
-    for secret in ETC_MASKED:  # inside a directory bound live: shown empty
+    for secret in ETC_MASKED:  # inside a directory bound live: shown empty, and read-only
         if secret.split("/")[2] in dirs and os.path.isdir(secret):
-            args += ["--tmpfs", secret]
+            args += ["--tmpfs", secret, "--remount-ro", secret]
     return args
 
 
@@ -338,7 +342,7 @@ def _write_etc_snapshot(snapshot: Path,
 
 
 def bwrap_argv(mode: SandboxMode, spec: SandboxSpec, binds: list[str], inner: list[str],
-               block_fd: int | None = None) -> list[str]:
+               block_fd: int | None = None, seccomp_fd: int | None = None) -> list[str]:
     """The full bubblewrap command line for a spec (pure apart from looking at / for symlinks)."""
     assert mode.bwrap is not None
     args = [mode.bwrap, "--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID),
@@ -369,6 +373,8 @@ def bwrap_argv(mode: SandboxMode, spec: SandboxSpec, binds: list[str], inner: li
     args += ["--remount-ro", "/", "--remount-ro", "/dev"]
     if block_fd is not None:
         args += ["--block-fd", str(block_fd)]
+    if seccomp_fd is not None:
+        args += ["--seccomp", str(seccomp_fd)]
     args += ["--chdir", TASK_DIR, "--"]
     return args + inner
 
@@ -381,7 +387,8 @@ def _rlimits(spec: SandboxSpec, fsize_bytes: int | None) -> list[tuple[int, int]
     return out
 
 
-def _limits(limits: list[tuple[int, int]], join_files: list[str]) -> None:
+def _limits(limits: list[tuple[int, int]], join_files: list[str],
+            install_filter: Callable[[], None] | None = None) -> None:
     """Runs in the child between fork and exec: only async-signal-safe-ish syscalls."""
     for res, value in limits:
         resource.setrlimit(res, (value, value))
@@ -391,6 +398,26 @@ def _limits(limits: list[tuple[int, int]], join_files: list[str]) -> None:
             os.write(fd, b"0")
         finally:
             os.close(fd)
+    if install_filter is not None:  # last: from here on the child runs under the filter
+        install_filter()
+
+
+def _seccomp_pipe() -> int | None:
+    """A pipe's read end holding the system call filter, for bwrap's --seccomp (None where no
+    filter can be applied: `lambdactl doctor` says why)."""
+    from lambdactl.runtime import seccomp
+
+    if seccomp.unsupported_reason() is not None:
+        return None
+    r, w = os.pipe()
+    try:
+        os.write(w, seccomp.program())  # a few hundred bytes: fits the pipe, never blocks
+    except BaseException:
+        os.close(r)
+        raise
+    finally:
+        os.close(w)
+    return r
 
 
 def _adopt(proc: subprocess.Popen[bytes], cgroup: Cgroup, limits: list[tuple[int, int]]) -> None:
@@ -477,17 +504,29 @@ def launch(spec: SandboxSpec, info: RuntimeInfo, runtime_api: str,
     gate = (os.pipe() if mode.name == "bubblewrap" and cgroup is not None
             and not cgroup.cheap_self_join else None)
     join_files = cgroup.self_join_files() if cgroup is not None and not gate else []
-    if mode.name == "bubblewrap":
-        argv = bwrap_argv(mode, spec, binds, inner, gate[0] if gate else None)
+    filter_fd: int | None = None
+    install_filter: Callable[[], None] | None = None
     try:
+        if mode.name == "bubblewrap":
+            filter_fd = _seccomp_pipe()
+            argv = bwrap_argv(mode, spec, binds, inner, gate[0] if gate else None, filter_fd)
+        else:
+            from lambdactl.runtime import seccomp
+
+            if seccomp.unsupported_reason() is None:
+                install_filter = seccomp.installer()
+        passed = tuple(fd for fd in (gate[0] if gate else None, filter_fd) if fd is not None)
         proc = subprocess.Popen(
             argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, start_new_session=True, close_fds=True,
-            pass_fds=(gate[0],) if gate else (),
+            pass_fds=passed,
             # no preexec_fn with a gate: subprocess can then vfork (~1.5 ms less per start)
-            preexec_fn=None if gate else functools.partial(_limits, limits, join_files),
+            preexec_fn=None if gate else functools.partial(_limits, limits, join_files,
+                                                           install_filter),
         )
     except BaseException:
+        if filter_fd is not None:
+            os.close(filter_fd)
         if gate:
             os.close(gate[0])
             os.close(gate[1])
@@ -507,6 +546,8 @@ def launch(spec: SandboxSpec, info: RuntimeInfo, runtime_api: str,
                 shown = shown.replace(str(spec.opt_root), OPT_DIR, 1)
             raise InvalidEntrypoint(f"fork/exec {shown}: {(exc.strerror or str(exc)).lower()}") from None
         raise
+    if filter_fd is not None:
+        os.close(filter_fd)
     if gate:
         os.close(gate[0])
         try:

@@ -15,6 +15,7 @@ import os
 import selectors
 import signal
 import socket
+import stat
 import struct
 import threading
 import time
@@ -219,6 +220,13 @@ class Supervisor:
         self.returncode: int | None = None
         self.exited = threading.Event()
         self.interval = SAMPLE_FAST_S
+        # How the tree is frozen between invocations: None (running), 'cgroup', or the pids we
+        # stopped with SIGSTOP (to continue exactly those: not one that had stopped itself).
+        self.frozen: str | list[int] | None = None
+        self._tmp_fd: int | None = None  # the sandbox's /tmp, to read how full it is
+        self._tmpfs_mounts: tuple[str, ...] | None = None
+        self._shared_bytes = 0  # memfds & co. the last full sample found (no cgroup)
+        self._tmp_walked, self._tmp_walked_at = 0, 0.0
         self._lock = threading.Lock()  # guards reads of the pipes and the current buffer
         self._buf = LogBuffer()
         self._fds: list[int] = []
@@ -286,7 +294,8 @@ class Supervisor:
                             sel.unregister(key.fd)
                             self._fds.remove(key.fd)
                 now = time.monotonic()
-                if now >= next_sample and not self.exited.is_set():
+                # A frozen tree's memory cannot change: nothing to sample.
+                if now >= next_sample and not self.exited.is_set() and self.frozen is None:
                     self.sample()
                     next_sample = now + self.interval
         finally:
@@ -300,6 +309,44 @@ class Supervisor:
         """Between invocations: sample rarely (a warm pool holds many idle environments)."""
         self.interval = SAMPLE_SLOW_S
 
+    # -- freezing ---------------------------------------------------------------------------
+
+    def freeze(self) -> None:
+        """Stop every process of the sandbox until `thaw()`: with the cgroup freezer where
+        there is one (nothing can tell), else SIGSTOP to each process of the tree (a stopped
+        process cannot fork, so listing again until nothing new appears catches them all)."""
+        cg = self.launched.cgroup
+        if cg is not None and cg.has_freezer:
+            cg.freeze()
+            self.frozen = "cgroup"
+            return
+        stopped: list[int] = []
+        seen: set[int] = {os.getpid()}
+        while True:
+            fresh = [p for p in (self.tree() if cg is not None else descendants(self.pid))
+                     if p not in seen]
+            if not fresh:
+                break
+            for p in fresh:
+                seen.add(p)
+                if _stopped(p):
+                    continue  # it had stopped itself: it stays stopped after the thaw
+                with contextlib.suppress(OSError):
+                    os.kill(p, signal.SIGSTOP)
+                    stopped.append(p)
+        self.frozen = stopped
+
+    def thaw(self) -> None:
+        frozen, self.frozen = self.frozen, None
+        if frozen == "cgroup":
+            cg = self.launched.cgroup
+            assert cg is not None
+            cg.thaw()
+        elif isinstance(frozen, list):
+            for p in frozen:
+                with contextlib.suppress(OSError):
+                    os.kill(p, signal.SIGCONT)
+
     # -- memory -----------------------------------------------------------------------------
 
     def tree(self) -> list[int]:
@@ -308,16 +355,28 @@ class Supervisor:
             return self.launched.cgroup.procs()
         return descendants(self.pid) if self.returncode is None else []
 
-    def sample(self) -> int:
-        """Resident memory of the tree now; kills the tree when over the limit.
+    def sample(self, scan_shared: bool = True) -> int:
+        """Memory of the tree now; kills the tree when over the limit.
 
         Each page must count once: a memory cgroup's statistics do that; without one, a single
         process's RSS is exact and several processes are summed by PSS (RSS would count the
-        copy-on-write pages of forked children once per child).
+        copy-on-write pages of forked children once per child). Shared memory counts as well,
+        mapped or not (memfds, SysV and POSIX shared memory, files on other tmpfs mounts), but
+        not the sandbox's /tmp, which has its own size. Without a cgroup, finding the shared
+        objects means reading every descriptor's link: `scan_shared=False` (the sample that
+        ends each invocation, on the path of its response) reuses the last scan's answer.
         """
         cg = self.launched.cgroup
-        rss = cg.memory_bytes() if cg is not None else None
-        if rss is None:
+        counts = cg.memory_stat() if cg is not None else None
+        if counts is not None:
+            assert cg is not None
+            rss, shmem = counts
+            unmapped = shmem - self._tmp_bytes() if shmem > SHMEM_SLACK_BYTES else 0
+            if unmapped > SHMEM_SLACK_BYTES:
+                # Mapped shared pages are in both the mapped count and shmem: once is enough.
+                unmapped -= sum(_smaps_rollup(p, b"Pss_Shmem:") for p in cg.procs())
+                rss += max(0, unmapped)
+        else:
             pids = self.tree()
             if self.bwrap:
                 # bwrap's own two processes (the one we started and its namespace child) are
@@ -326,13 +385,76 @@ class Supervisor:
                 ours = {self.pid, *(c for c in _children(self.pid) if _runs(c, self.proc.args[0]))}
                 pids = [p for p in pids if p not in ours]
             rss = _rss_bytes(pids[0]) if len(pids) == 1 else sum(_pss_bytes(p) for p in pids)
+            if scan_shared:
+                self._shared_bytes = self._shared_objects_bytes(pids)
+            shared = self._shared_bytes
+            if shared:
+                # What processes map of them is in their RSS/PSS already.
+                rss += max(0, shared - sum(_smaps_rollup(p, b"Pss_Shmem:") for p in pids))
         if rss > self.peak_rss_bytes:
             self.peak_rss_bytes = rss
         if rss > self.memory_limit_bytes and self.kill_reason is None:
             self.kill("oom")
         return rss
 
-    # -- who is calling ---------------------------------------------------------------------
+    def _tmp_bytes(self) -> int:
+        """What the sandbox's /tmp holds, where its pages are shared memory (a tmpfs)."""
+        if self.bwrap:
+            if self._tmp_fd is None:
+                self._tmp_fd = _open_sandbox_tmp(self.tree(), self.pid)
+                if self._tmp_fd is None:
+                    return 0
+            st = os.fstatvfs(self._tmp_fd)
+            return (st.f_blocks - st.f_bfree) * st.f_frsize
+        tmp = self.launched.private_tmp
+        if tmp is None or not f"{tmp}/".startswith(self._fallback_tmpfs_mounts()):
+            return 0
+        now = time.monotonic()
+        if now - self._tmp_walked_at > SAMPLE_SLOW_S:  # a walk: not at every fast sample
+            self._tmp_walked, self._tmp_walked_at = _tree_bytes(str(tmp)), now
+        return self._tmp_walked
+
+    def _fallback_tmpfs_mounts(self) -> tuple[str, ...]:
+        """The host's tmpfs mount points, each with a trailing slash (the fallback sees the
+        host's: /dev/shm, maybe /tmp and /run), whose files are memory. None under bwrap: there
+        the only writable tmpfs is the sandbox's /tmp."""
+        if self._tmpfs_mounts is None:
+            self._tmpfs_mounts = () if self.bwrap else _tmpfs_mount_points()
+        return self._tmpfs_mounts
+
+    def _shared_objects_bytes(self, pids: list[int]) -> int:
+        """Shared memory held by the tree that no RSS shows unless mapped: memfds and files on
+        tmpfs mounts other than the sandbox's /tmp held open, and (fallback: the host's IPC
+        namespace is readable) SysV segments the tree made or last used."""
+        seen: dict[tuple[int, int], int] = {}
+        tmpfs = self._fallback_tmpfs_mounts()
+        tmp_dir = "/tmp/" if self.bwrap else f"{self.launched.private_tmp}/"
+        for pid in pids:
+            try:
+                fds = os.listdir(f"/proc/{pid}/fd")
+            except OSError:
+                continue
+            for fd in fds:
+                path = f"/proc/{pid}/fd/{fd}"
+                try:
+                    link = os.readlink(path)
+                except OSError:
+                    continue
+                if not link.startswith(("/memfd:", "/SYSV", "/dev/shm/")) and not (
+                        tmpfs and link.startswith(tmpfs) and not link.startswith(tmp_dir)):
+                    continue
+                try:
+                    st = os.stat(path)
+                except OSError:
+                    continue
+                if stat.S_ISREG(st.st_mode):
+                    seen[(st.st_dev, st.st_ino)] = st.st_blocks * 512
+        total = sum(seen.values())
+        if not self.bwrap:
+            total += _sysv_shm_bytes(set(pids))
+        return total
+
+    # -- who is calling    # -- who is calling ---------------------------------------------------------------------
 
     def owns_connection(self, peer_port: int, server_port: int) -> bool:
         """Whether the loopback TCP connection from `peer_port` is held by a process of ours."""
@@ -398,6 +520,10 @@ class Supervisor:
             for p in pids:
                 with contextlib.suppress(OSError):
                     os.kill(p, signal.SIGKILL)
+            if self.frozen == "cgroup":
+                # Frozen processes die of SIGKILL only once thawed; stopped ones die at once.
+                with contextlib.suppress(OSError, AssertionError):
+                    self.thaw()
             time.sleep(pause)
             pause = min(pause * 2, 0.005)
 
@@ -418,7 +544,101 @@ class Supervisor:
             if stream is not None:
                 with contextlib.suppress(OSError):
                     stream.close()
+        if self._tmp_fd is not None:  # it holds the sandbox's /tmp mount: let it go
+            with contextlib.suppress(OSError):
+                os.close(self._tmp_fd)
+            self._tmp_fd = None
         self.launched.cleanup_files()
+
+
+SHMEM_SLACK_BYTES = 1024 * 1024  # shared memory below this is not worth reading smaps for
+
+
+def _smaps_rollup(pid: int, key: bytes) -> int:
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", "rb") as f:
+            for line in f:
+                if line.startswith(key):
+                    return int(line.split()[1]) * 1024
+    except (OSError, IndexError, ValueError):
+        pass
+    return 0
+
+
+def _open_sandbox_tmp(pids: list[int], outer: int) -> int | None:
+    """A descriptor of the sandbox's own /tmp, seen through a process inside the sandbox (one
+    whose /tmp is not the host's: bwrap's outer process, or one still setting up, has that)."""
+    try:
+        host = os.stat("/tmp").st_dev
+    except OSError:
+        host = -1
+    for pid in pids:
+        if pid == outer:
+            continue
+        try:
+            fd = os.open(f"/proc/{pid}/root/tmp", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except OSError:
+            continue
+        if os.fstat(fd).st_dev != host:
+            return fd
+        os.close(fd)
+    return None
+
+
+def _tmpfs_mount_points() -> tuple[str, ...]:
+    out = []
+    try:
+        with open("/proc/self/mountinfo", "rb") as f:
+            for line in f:
+                fields = line.split()
+                if fields[fields.index(b"-") + 1] == b"tmpfs":
+                    point = os.fsdecode(fields[4]).replace("\\040", " ")
+                    out.append(point.rstrip("/") + "/")
+    except (OSError, ValueError, IndexError):
+        pass
+    return tuple(out)
+
+
+def _tree_bytes(root: str) -> int:
+    total = 0
+    stack = [root]
+    while stack:
+        try:
+            entries = list(os.scandir(stack.pop()))
+        except OSError:
+            continue
+        for e in entries:
+            try:
+                if e.is_dir(follow_symlinks=False):
+                    stack.append(e.path)
+                total += e.stat(follow_symlinks=False).st_blocks * 512
+            except OSError:
+                pass
+    return total
+
+
+def _sysv_shm_bytes(pids: set[int]) -> int:
+    """Resident bytes of the SysV shared memory segments made or last used by `pids`."""
+    total = 0
+    try:
+        with open("/proc/sysvipc/shm", "rb") as f:
+            header = f.readline().split()
+            cpid, lpid, rss = header.index(b"cpid"), header.index(b"lpid"), header.index(b"rss")
+            for line in f:
+                fields = line.split()
+                if int(fields[cpid]) in pids or int(fields[lpid]) in pids:
+                    total += int(fields[rss])
+    except (OSError, ValueError, IndexError):
+        pass
+    return total
+
+
+def _stopped(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rpartition(b")")[2].split()[:1] in ([b"T"], [b"t"])
+    except OSError:
+        return False
 
 
 def _runs(pid: int, executable: str) -> bool:

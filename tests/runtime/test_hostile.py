@@ -157,6 +157,98 @@ def renamed_hog(event, context):
     child.wait()
     return "survived"
 
+def denied_syscalls(event, context):
+    import ctypes, platform
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    nr = {"x86_64": {"keyctl": 250, "add_key": 248, "request_key": 249, "bpf": 321,
+                     "unshare": 272, "perf_event_open": 298, "getppid": 110},
+          "aarch64": {"keyctl": 219, "add_key": 217, "request_key": 218, "bpf": 280,
+                      "unshare": 97, "perf_event_open": 241, "getppid": 173}}[platform.machine()]
+    args = {"keyctl": (0, -4, 0),  # KEYCTL_GET_KEYRING_ID of the user keyring (root's, as root)
+            "add_key": (b"user", b"lambdactl-test", b"x", 1, -2),  # to the process keyring
+            "request_key": (b"user", b"lambdactl-test", None, 0),
+            "bpf": (0, None, 0), "unshare": (0x10000000,),  # CLONE_NEWUSER
+            "perf_event_open": (None, 0, -1, -1, 0), "getppid": ()}
+    out = {}
+    for name, number in nr.items():
+        ctypes.set_errno(0)
+        r = libc.syscall(number, *args[name])
+        out[name] = errno.errorcode.get(ctypes.get_errno(), "?") if r == -1 else "allowed"
+    out["thread"] = []  # threads and processes still start (clone3 falls back to clone)
+    import threading
+    t = threading.Thread(target=lambda: out["thread"].append("ran"))
+    t.start(); t.join()
+    out["child"] = subprocess.run([sys.executable, "-c", "print(6 * 7)"],
+                                  capture_output=True, text=True).stdout.strip()
+    return out
+
+def writable_places(event, context):
+    candidates = ["/", "/etc", "/etc/ssl", "/etc/ssl/private", "/etc/ssl/certs", "/dev",
+                  "/dev/shm", "/dev/pts", "/dev/mqueue", "/var", "/var/task", "/var/runtime",
+                  "/var/lang", "/opt", "/run", "/home", "/root", "/usr", "/usr/local", "/bin",
+                  "/lib", "/sys", "/sys/fs/cgroup", "/proc", "/proc/self", "/proc/sys",
+                  "/proc/self/fd", "/tmp"]
+    mounts = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            parts = line.split()
+            mounts.append(parts[4].replace("\\040", " "))
+            if "rw" in parts[5].split(","):
+                candidates.append(parts[4])
+    written = []
+    for d in sorted(set(candidates)):
+        path = os.path.join(d, "lambdactl-write-probe")
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except OSError:
+            try:  # a directory: can one be made there?
+                os.mkdir(path)
+            except OSError:
+                continue
+            os.rmdir(path)
+            written.append(d)
+            continue
+        os.write(fd, b"x")
+        os.close(fd)
+        os.unlink(path)
+        written.append(d)
+    rw = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            parts = line.split()
+            if "rw" in parts[5].split(",") and os.path.isdir(parts[4]):  # not device nodes
+                rw.append((parts[4], line.split(" - ")[1].split()[0]))
+    return {"written": written, "rw_mounts": rw, "mounts": mounts}
+
+def memfd_hog(event, context):
+    import mmap
+    chunk = b"m" * (1024 * 1024)
+    if event["how"] == "after-tmp":  # /tmp has a size of its own: it is not memory
+        with open(os.path.join(os.environ.get("TMPDIR", "/tmp"), "big"), "wb") as f:
+            for _ in range(200):
+                f.write(chunk)
+        print("tmp written", flush=True)
+    if event["how"] == "dev-shm":  # POSIX shared memory (the fallback's /dev/shm is the host's)
+        path = "/dev/shm/lambdactl-test-%d" % os.getpid()
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+        os.unlink(path)  # held open only: nothing is left behind when it is killed
+    else:
+        fd = os.memfd_create("hog")
+    if event["how"] in ("write", "dev-shm", "after-tmp"):  # pages in the file, mapped by none
+        for _ in range(event["mb"]):
+            os.write(fd, chunk)
+    else:  # ftruncate, then touch every page through a 1 MB window: the file keeps them
+        size = event["mb"] * 1024 * 1024
+        os.ftruncate(fd, size)
+        for offset in range(0, size, len(chunk)):
+            m = mmap.mmap(fd, len(chunk), offset=offset)
+            for i in range(0, len(chunk), 4096):
+                m[i] = 1
+            m.close()
+    time.sleep(1)  # a sample or two
+    return "survived"
+
 def write_code(event, context):
     out = {}
     for p in ("/var/task/new.py", "/var/task/app.py", os.environ["LAMBDA_TASK_ROOT"] + "/x"):
@@ -360,3 +452,49 @@ def test_memory_of_a_process_renamed_bwrap_is_counted(make_env, monkeypatch):
     env = make_env(FILES, handler="app.renamed_hog", memory_mb=128, timeout_s=20)
     out = env.invoke(b"{}")
     assert out.status == "oom", out
+
+
+@pytest.mark.parametrize("env_mode", [None, FALLBACK], ids=["detected", "fallback"])
+def test_docker_denied_syscalls_fail_with_eperm(make_env, env_mode):
+    # Run as root, the sandbox's uid 0 would otherwise read and add to root's own keyring.
+    env = make_env(FILES, handler="app.denied_syscalls", env_mode=env_mode)
+    seen = json.loads(env.invoke(b"{}").payload)
+    for name in ("keyctl", "add_key", "request_key", "bpf", "unshare", "perf_event_open"):
+        assert seen[name] == "EPERM", (name, seen)
+    assert seen["getppid"] == "allowed" and seen["thread"] == ["ran"] and seen["child"] == "42"
+    assert_fresh_env_works(make_env, env_mode=env_mode)
+
+
+def test_only_tmp_is_writable_anywhere(make_env, bwrap_only):
+    env = make_env(FILES, handler="app.writable_places")
+    seen = json.loads(env.invoke(b"{}").payload)
+    assert seen["written"] == ["/tmp"], seen
+    assert "/etc/ssl/private" in seen["mounts"] or not os.path.isdir("/etc/ssl/private")
+    # Mounted read-write: /tmp, and kernel interfaces in which nothing can be created (a new
+    # procfs, and /dev/pts, whose nodes only the kernel makes).
+    assert {m for m, _ in seen["rw_mounts"]} <= {"/tmp", "/proc", "/dev/pts"}, seen["rw_mounts"]
+
+
+@pytest.mark.parametrize("how", ["write", "ftruncate-touch", "dev-shm", "after-tmp"])
+@pytest.mark.parametrize("accounting,env_mode", [("cgroup", None), ("sampler", None),
+                                                 ("cgroup", FALLBACK), ("sampler", FALLBACK)],
+                         ids=["cgroup", "sampler", "fallback-cgroup", "fallback-sampler"])
+def test_a_memfd_beyond_memory_size_is_killed(make_env, monkeypatch, accounting, env_mode, how):
+    if how == "dev-shm" and env_mode is not FALLBACK:
+        pytest.skip("/dev/shm is read-only in the bubblewrap sandbox (test_only_tmp_is_writable)")
+    if accounting == "sampler":
+        monkeypatch.setenv("LAMBDACTL_NO_CGROUP", "1")
+    env = make_env(FILES, handler="app.memfd_hog", memory_mb=128, timeout_s=20, env_mode=env_mode)
+    if accounting == "cgroup" and (env.supervisor.launched.cgroup is None
+                                   or not env.supervisor.launched.cgroup.has_memory):
+        pytest.skip("no writable memory cgroup here")
+    # 300 MB: beyond MemorySize, well within the kernel's backstop (MemorySize + /tmp + slack)
+    out = env.invoke(json.dumps({"mb": 300, "how": how}).encode(), request_id="memfd")
+    assert out.status == "oom", out
+    assert json.loads(out.payload) == {
+        "errorType": "Runtime.ExitError",
+        "errorMessage": "RequestId: memfd Error: Runtime exited with error: signal: killed"}
+    assert 128 <= out.max_memory_mb < 300
+    if how == "after-tmp":
+        assert out.log.startswith(b"tmp written\n"), out.log
+    assert_fresh_env_works(make_env, env_mode=env_mode)

@@ -135,6 +135,23 @@ def test_doctor_report_shape(mode):
     assert rep["memory"]["method"]
 
 
+def test_doctor_reports_the_system_call_filter_and_freezing(monkeypatch):
+    from lambdactl.runtime import seccomp
+
+    rep = doctor.report()["sandbox"]
+    assert "keyctl" in rep["seccomp"] and "EPERM" in rep["seccomp"]
+    assert rep["freezing"].startswith("idle warm environments")
+    monkeypatch.setattr(seccomp, "machine", lambda: "riscv64")
+    seccomp.unsupported_reason.cache_clear()
+    try:
+        rep = doctor.report()["sandbox"]
+        assert rep["seccomp"] == "not applied: no system call table for the riscv64 architecture"
+        if os.geteuid() == 0 and rep["mode"] == "bubblewrap":
+            assert "root's keyring" in rep["warning"]
+    finally:
+        seccomp.unsupported_reason.cache_clear()
+
+
 def test_log_lines():
     assert report_line("r", 1.234, 128, 30) == (
         "REPORT RequestId: r\tDuration: 1.23 ms\tBilled Duration: 2 ms\tMemory Size: 128 MB\t"
