@@ -208,8 +208,9 @@ def bootstrap_argv(spec: SandboxSpec, info: RuntimeInfo, layout: Layout,
     rt = layout.runtime_dir
     exe = executable or (str(info.executable) if info.executable else "")
     if info.kind == "python":
-        # -I: no PYTHON* variables, no user site; -S: no site-packages or .pth hooks of the host.
-        return [exe, "-I", "-S", f"{rt}/python_bootstrap.py", layout.opt_dir]
+        # -I: no PYTHON* variables, no user site; -S: no site-packages or .pth hooks of the host;
+        # -B: no bytecode written into the shared code tree (the fallback, run as root, could).
+        return [exe, "-I", "-S", "-B", f"{rt}/python_bootstrap.py", layout.opt_dir]
     if info.kind == "node":
         return [exe, f"{rt}/node_bootstrap.js"]
     for host_dir, inside in ((spec.task_root, layout.task_dir),
