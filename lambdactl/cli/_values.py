@@ -7,7 +7,6 @@ AWS shorthand (`Variables={A=1,B=2}`, `k=v,k2=v2`), coerced to the model's membe
 from __future__ import annotations
 
 import binascii
-import json
 from pathlib import Path
 
 TYPE_CHECKING = False
@@ -284,7 +283,9 @@ def _check_is_zip(flag: str, content: str | bytes) -> None:
 
 
 def _json(flag: str, text: str) -> Any:
+    from .._jsontext import loads
+
     try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
+        return loads(text)
+    except ValueError as exc:
         raise ParamError(flag, f"Invalid JSON: {exc}\nJSON received: {text}") from None

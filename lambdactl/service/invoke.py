@@ -75,7 +75,12 @@ def _payload(v: Validator, raw: Any) -> bytes:
         return b"{}"
     try:
         json.loads(data)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except RecursionError:
+        raise LambdaError(
+            "InvalidRequestContentException",
+            "Could not parse request body into json: Could not parse payload into json: nested too deeply",
+        ) from None
+    except ValueError as exc:
         raise LambdaError(
             "InvalidRequestContentException",
             f"Could not parse request body into json: Could not parse payload into json: {exc}",
