@@ -16,7 +16,7 @@ from ..errors import LambdaError
 from ._errors import ExitStatus, other_error, service_error, usage_error
 from ._options import BINARY_FORMATS, COLORS, SKELETON_CHOICES, GlobalOptions
 from ._spec import CommandSpec, ParamSpec
-from ._values import ParamError, convert, read_file_value
+from ._values import ParamError, convert, read_file_value, text_bytes
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -144,11 +144,7 @@ def _input_blob(text: str, binary_format: str) -> bytes:
             return base64.b64decode(text, validate=True)
         except (binascii.Error, ValueError):
             raise ParamError(None, f'Invalid base64: "{text[:200]}"', usage=False) from None
-    try:
-        return text.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ParamError(None, "Parameter validation failed:\nInvalid text for a blob parameter: "
-                               "a lone surrogate is not UTF-8", usage=False) from None
+    return text_bytes(text)
 
 
 def _check_minimums(cmd: CommandSpec, request: dict[str, Any]) -> None:

@@ -25,11 +25,15 @@ def store(directory: Path, data: bytes, sha_hex: str | None = None) -> str:
     directory.mkdir(parents=True, exist_ok=True)
     _sweep_partial(directory)
     tmp = directory / f".{sha_hex}.{os.getpid()}.tmp"
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, target)
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a full disk gets its space back at once
+        raise
     return sha_hex
 
 
