@@ -68,8 +68,11 @@ def register(app: typer.Typer) -> None:
     def doctor(
         output: Annotated[str, typer.Option("--output", help="json or text.")] = "text",
         home: Annotated[str | None, typer.Option("--home", help="The registry directory.")] = None,
+        repair: Annotated[bool, typer.Option("--repair", help="Move a damaged registry.db aside (never deleted) and rebuild it from the rows still readable, else from its backup.")] = False,
     ) -> None:
         """Show how functions are sandboxed here and which runtimes were found, and where."""
+        if repair:
+            raise typer.Exit(_repair(home, output))
         from ..runtime.doctor import report
         from ..service.invoke import runtime_overrides
 
@@ -94,3 +97,31 @@ def register(app: typer.Typer) -> None:
                 typer.echo(f"  {runtime:<16} {info['version']:<10} {info['executable'] or '(bootstrap in the code or a layer)'}")
             else:
                 typer.echo(f"  {runtime:<16} missing    searched: {'; '.join(info['searched'])}")
+
+
+def _repair(home: str | None, output: str) -> int:
+    """`doctor --repair`: the registry layer does the work; this prints what it did."""
+    from ..registry.db import repair
+    from ..settings import read_server_file, resolve_home
+
+    where = resolve_home(home)  # config.toml is not read: it may be what is broken
+    running = read_server_file(where) if where.is_dir() else None
+    if running is not None:
+        typer.echo(f"lambdactl: a server runs for this home (pid {running['pid']}); stop it with "
+                   "`lambdactl serve stop` before repairing its registry.", err=True)
+        return ExitStatus.OTHER
+    done = repair(where / "registry.db")
+    if output == "json":
+        from ._output import render
+
+        render(done, "json")
+        return ExitStatus.OK
+    typer.echo(f"registry: {done['registry']}")
+    if "moved_aside" in done:
+        typer.echo(f"  moved aside: {done['moved_aside']} (kept; delete it once you are satisfied)")
+    typer.echo(f"  rebuilt from: {done['source']}")
+    for table, count in done["rows"].items():  # type: ignore[attr-defined]
+        typer.echo(f"    {table}: {count} rows")
+    for table, why in (done.get("unreadable") or {}).items():  # type: ignore[attr-defined]
+        typer.echo(f"  rows lost in {table}: {why}")
+    return ExitStatus.OK

@@ -47,7 +47,7 @@ def connect(path: Path, *, backup_after_migration: bool = True) -> sqlite3.Conne
         (version,) = conn.execute("PRAGMA user_version").fetchone()
         if version != SCHEMA_VERSION:
             _migrate(conn, version)
-            if backup_after_migration:
+            if backup_after_migration and version:  # a new, empty registry: its first write backs it up
                 backup(conn, path)
         conn.execute("PRAGMA synchronous=NORMAL")
     except BaseException:
@@ -219,6 +219,24 @@ def maybe_backup(conn: sqlite3.Connection, path: Path) -> None:
         backup(conn, path)
 
 
+def backup_in_background(path: Path) -> None:
+    """Back an existing registry up on a thread of its own (a server's start)."""
+    def run() -> None:
+        try:
+            conn = connect(path)
+        except (sqlite3.Error, OSError) as exc:
+            if is_damage(exc):
+                mark_damaged(path, exc)
+            return
+        try:
+            backup(conn, path)
+        finally:
+            conn.close()
+
+    if path.exists():
+        threading.Thread(target=run, name="registry-backup", daemon=True).start()
+
+
 def backup(conn: sqlite3.Connection, path: Path) -> bool:
     """Copy the registry beside itself with SQLite's online backup API (a consistent snapshot
     while others keep writing), keeping the previous backup unless the copy checks out: a
@@ -349,23 +367,28 @@ def _salvage(fresh: sqlite3.Connection, old_path: Path, tables: dict[str, int], 
 
 
 def _readable_rows(old: sqlite3.Connection, table: str, names: str, lost: dict[str, str]) -> Iterator[tuple[object, ...]]:
-    """The rows of `table` in rowid order, stepping over ranges that cannot be read."""
-    last = None
+    """The rows of `table` in rowid order, stepping over stretches that cannot be read."""
+    select = f'SELECT rowid, {names} FROM "{table}"'  # noqa: S608
+    lower = -(1 << 63)
+    try:
+        for row in old.execute(f"{select} ORDER BY rowid"):
+            lower = row[0] + 1
+            yield row[1:]
+        return
+    except sqlite3.Error as exc:
+        lost[table] = str(exc)
+    # One row per query from there on: a cursor reads a row ahead, so the error of a damaged
+    # row would otherwise also cost the good row before it.
     skip = 1
-    while True:
-        query = f'SELECT rowid, {names} FROM "{table}"' + (" WHERE rowid > ?" if last is not None else "") + " ORDER BY rowid"  # noqa: S608
+    while skip < 1 << 40:
         try:
-            for row in old.execute(query, () if last is None else (last,)):
-                last = row[0]
-                skip = 1
-                yield row[1:]
+            row = old.execute(f"{select} WHERE rowid >= ? ORDER BY rowid LIMIT 1", (lower,)).fetchone()
+        except sqlite3.Error:
+            lower += skip  # past the damaged row, further each time the next seek fails too
+            skip *= 2
+            continue
+        if row is None:
             return
-        except sqlite3.Error as exc:
-            lost[table] = str(exc)
-            if last is None:
-                return
-            # Jump over the damaged stretch, further each time it is still unreadable.
-            last += skip
-            skip *= 4
-            if skip > 1 << 40:
-                return
+        yield row[1:]
+        lower = row[0] + 1
+        skip = 1

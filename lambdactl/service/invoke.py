@@ -98,7 +98,7 @@ def _client_context(value: str | None) -> str | None:
     try:
         text = base64.b64decode(value, validate=True).decode("utf-8")
         doc = json.loads(text)
-    except (binascii.Error, ValueError, UnicodeDecodeError):
+    except (binascii.Error, ValueError, RecursionError):
         raise invalid("Client context must be a valid Base64-encoded JSON object.") from None
     if not isinstance(doc, dict):
         raise invalid("Client context must be a valid Base64-encoded JSON object.")
