@@ -11,8 +11,9 @@ import re
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from lambdactl.api_model import operation
@@ -32,7 +33,9 @@ MEMBERS = [(op, m, meta["type"]) for op in OPERATIONS for m, meta in operation(o
 # Characters that matter to the shorthand grammar, plus the troublemakers of text.
 SHORTHAND = st.text(alphabet='{}[],="\' \\aZ1.-:\n\t\x00\ud800\udcffé0e+', max_size=60)
 SCALARS = (st.none() | st.booleans() | st.integers() | st.floats()
-           | st.integers(min_value=10**30, max_value=10**60) | st.text(max_size=20))
+           | st.integers(min_value=10**30, max_value=10**60) | st.text(max_size=20)
+           | st.text(st.characters(blacklist_categories=()), max_size=6)  # lone surrogates too
+           | st.sampled_from(["x\ud800", "caf\udcff", "a\x00b", "\udfff"]))
 JSON = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=4)
                     | st.dictionaries(st.text(max_size=8), inner, max_size=4), max_leaves=20)
 NAMES = st.sampled_from(sorted({m for _, m, _ in MEMBERS}) + ["Variables", "Code", "ZipFile", "Unknown"])
@@ -53,9 +56,9 @@ def test_flag_values_parse_or_are_refused_in_aws_words(text: str, target: tuple[
 @given(value=JSON, target=st.sampled_from(MEMBERS), depth=st.integers(min_value=0, max_value=3000))
 def test_json_flag_values_parse_or_are_refused_in_aws_words(value: Any, target: tuple[str, str, Any], depth: int) -> None:
     _, member, type_ = target
-    text = "[" * depth + json.dumps(value, allow_nan=True) + "]" * depth
-    if isinstance(type_, dict) and ("structure" in type_ or "map" in type_):
-        text = json.dumps({"K": value})[:-1] + "[" * depth + "]" * depth + "}" if depth else json.dumps(value)
+    nested = "[" * depth + json.dumps(value) + "]" * depth
+    structured = isinstance(type_, dict) and ("structure" in type_ or "map" in type_)
+    text = '{"Variables": ' + nested + "}" if structured else nested
     try:
         convert(f"--{member.lower()}", type_, text, member=member)
     except ParamError as exc:
@@ -83,12 +86,18 @@ def door(tmp_path_factory: pytest.TempPathFactory) -> Service:
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(op=st.sampled_from(OPERATIONS), request=REQUEST, name=st.sampled_from(["f", "g", "f\udcff", "f\x00"]))
+@example(op="UpdateFunctionConfiguration", request={"Description": "caf\udcff"}, name="f")
+@example(op="TagResource", request={"Resource": "arn:aws:lambda:us-east-1:123456789012:function:f",
+                                    "Tags": {"k\ud800": "v"}}, name="f")
+@example(op="UpdateFunctionConfiguration", request={"Environment": {"Variables": {"KEY": "a\x00b"}}}, name="f")
 def test_any_request_at_the_service_door_is_an_aws_error_or_a_success(door: Service, op: str, request: dict[str, Any], name: str) -> None:
     request = {"FunctionName": name, **request}
     try:
         door.call(op, request)
     except LambdaError as exc:
         assert exc.status < 500 or exc.code != "ServiceException", exc
+    # whatever was stored, every reader can still be answered in strict UTF-8 JSON
+    orjson.dumps(door.call("ListFunctions", {"FunctionVersion": "ALL"}))
 
 
 # -- against a real server -------------------------------------------------------------------------
