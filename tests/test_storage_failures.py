@@ -206,3 +206,40 @@ def test_a_read_only_home_is_reported(small_mount: Path, zip_path: Path) -> None
         assert r.code == 254, r.stderr
         assert "Cannot write" in r.stderr and str(where) in r.stderr and "Traceback" not in r.stderr
         assert "--home or LAMBDACTL_HOME" in r.stderr
+
+
+def test_once_damage_is_found_no_connection_of_the_process_writes(home: Path) -> None:
+    """A server's threads each hold a connection: when one finds the registry damaged, the others
+    stop writing to it too (a write could spread the damage through the free-page list)."""
+    from lambdactl.errors import LambdaError
+    from lambdactl.service import Service
+    from lambdactl.settings import Settings
+
+    from .conftest import create
+
+    first, second = Service(Settings.load(home)), Service(Settings.load(home))
+    try:
+        for i in range(12):
+            create(first, f"f{i:02d}", Description="d" * 250)
+        second.call("GetFunction", {"FunctionName": "f00"})  # its connection is open
+        registry = home / "registry.db"
+        first.close()
+        with sqlite3.connect(registry) as conn:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # every page in the file itself
+            try:
+                pages = [p for (p,) in conn.execute("SELECT pageno FROM dbstat WHERE name = 'versions' AND pagetype = 'leaf' ORDER BY pageno")]
+            except sqlite3.OperationalError:
+                pytest.skip("this SQLite has no dbstat table to find a leaf page with")
+            (page_size,) = conn.execute("PRAGMA page_size").fetchone()
+        with open(registry, "r+b") as fh:
+            fh.seek((pages[-1] - 1) * page_size)
+            fh.write(b"\xde\xad" * (page_size // 2))
+        with pytest.raises(LambdaError, match="is damaged"):
+            first.call("ListFunctions", {})
+        before = digest(registry)
+        with pytest.raises(LambdaError, match="damaged"):
+            second.call("TagResource", {"Resource": "arn:aws:lambda:us-east-1:123456789012:function:f00", "Tags": {"k": "v"}})
+        assert digest(registry) == before
+    finally:
+        first.close()
+        second.close()

@@ -23,6 +23,9 @@ BUSY_TIMEOUT_MS = 60_000
 # handler, which sleeps in steps of milliseconds and turns contention into latency spikes.
 _PROCESS_WRITE_LOCK = threading.Lock()
 
+# Registries this process found damaged (their files as SQLite names them): no more writes.
+_DAMAGED: set[str] = set()
+
 
 class RegistryDamaged(sqlite3.DatabaseError):
     """The registry was found damaged earlier and has not been repaired since."""
@@ -111,6 +114,11 @@ def write_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
         # Nested use (a service call made inside another): the outer transaction owns the commit.
         yield conn
         return
+    if _DAMAGED:
+        (_, _, file) = conn.execute("PRAGMA database_list").fetchone()
+        if file in _DAMAGED:
+            # Found damaged by another connection of this process (another server thread).
+            raise RegistryDamaged(f"{file} was found damaged; it is written no more")
     with _PROCESS_WRITE_LOCK:
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -167,6 +175,7 @@ def mark_damaged(path: Path, exc: BaseException) -> None:
     """Remember that the registry is damaged, so later commands refuse to write to it."""
     if isinstance(exc, RegistryDamaged):
         return
+    _DAMAGED.add(str(path.resolve()))
     try:
         tmp = path.with_name(f"{_marker(path).name}.tmp{os.getpid()}")
         tmp.write_text(f"{exc}\n")
@@ -286,6 +295,7 @@ def repair(path: Path) -> dict[str, object]:
                 os.replace(src, f"{aside}{suffix}")
         report["moved_aside"] = str(aside)
     _marker(path).unlink(missing_ok=True)
+    _DAMAGED.discard(str(path.resolve()))
     fresh = connect(path, backup_after_migration=False)  # the backup may be needed below
     try:
         tables: dict[str, int] = {}
@@ -306,12 +316,12 @@ def repair(path: Path) -> dict[str, object]:
             report["source"] = "rows read from the old file"
         elif backup_path(path).exists():
             fresh.close()
-            src = sqlite3.connect(f"file:{backup_path(path)}?mode=ro", uri=True)
+            kept = sqlite3.connect(f"file:{backup_path(path)}?mode=ro", uri=True)
             dest = sqlite3.connect(str(path))
             try:
-                src.backup(dest)
+                kept.backup(dest)
             finally:
-                src.close()
+                kept.close()
                 dest.close()
             fresh = connect(path)  # migrates a backup made by an older lambdactl
             tables = {t: fresh.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0]  # noqa: S608
