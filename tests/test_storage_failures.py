@@ -243,3 +243,9 @@ def test_once_damage_is_found_no_connection_of_the_process_writes(home: Path) ->
     finally:
         first.close()
         second.close()
+
+
+def test_logs_tail_of_a_damaged_registry_names_it(home: Path) -> None:
+    (home / "registry.db").write_bytes(os.urandom(9000))
+    r = run_cli("logs", "tail", "f", home=home)
+    assert r.code == 254 and "is damaged" in r.stderr and "Traceback" not in r.stderr

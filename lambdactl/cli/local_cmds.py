@@ -21,6 +21,16 @@ def _service(home: str | None) -> object:
     return Service(Settings.load(home))
 
 
+def _storage_exit(svc: object, exc: BaseException) -> BaseException:
+    """A registry that cannot be read (damaged, a read-only home, ...) as the service words it."""
+    explained = svc.storage_error(exc)  # type: ignore[attr-defined]
+    if explained is exc:
+        return exc
+    from ._errors import service_error
+
+    return typer.Exit(service_error(explained.code, "FilterLogEvents", explained.message))
+
+
 def register(app: typer.Typer) -> None:
     logs_app = typer.Typer(help="Read the logs of invocations (CloudWatch Logs, kept locally).", no_args_is_help=True)
 
@@ -33,6 +43,8 @@ def register(app: typer.Typer) -> None:
         home: Annotated[str | None, typer.Option("--home", help="The registry directory.")] = None,
     ) -> None:
         """Print the log events of a function, oldest first, like `aws logs tail`."""
+        import sqlite3
+
         from ..errors import LambdaError
         from ..service import logs
 
@@ -40,6 +52,8 @@ def register(app: typer.Typer) -> None:
         try:
             group = log_group or logs.function_log_group(svc, function_name)  # type: ignore[arg-type]
             start = logs.parse_since(since)
+        except (sqlite3.Error, OSError) as exc:
+            raise _storage_exit(svc, exc) from None
         except LambdaError as exc:
             from ._errors import service_error
 
@@ -61,6 +75,8 @@ def register(app: typer.Typer) -> None:
                 time.sleep(0.5)
         except KeyboardInterrupt:
             raise typer.Exit(0) from None
+        except (sqlite3.Error, OSError) as exc:
+            raise _storage_exit(svc, exc) from None
 
     app.add_typer(logs_app, name="logs")
 
