@@ -267,7 +267,7 @@ def check_request(request: Any) -> None:
             raise LambdaError(
                 "InvalidRequestContentException",
                 f"Could not parse request body into json: nesting depth exceeds {MAX_REQUEST_DEPTH}"
-                + (f" at '{_camel(path)}'" if path else ""),
+                + (f" in '{_camel(path.split('.', 1)[0])}'" if path else ""),
             )
         for key, item in items:
             if isinstance(key, str) and not key.isascii():
