@@ -17,11 +17,19 @@ if TYPE_CHECKING:
 
 
 def loads(data: str | bytes | bytearray) -> Any:
-    """json.loads, raising ValueError (never RecursionError) for any text that is not JSON."""
+    """json.loads, raising ValueError (never RecursionError) for any text that is not JSON, and
+    naming a byte that is not UTF-8 the way Lambda's parser does."""
     try:
         return json.loads(data)
     except RecursionError:
         raise ValueError("JSON nested too deeply") from None
+    except UnicodeDecodeError as exc:
+        raw = exc.object
+        if "start" in exc.reason:
+            raise ValueError(f"Invalid UTF-8 start byte 0x{raw[exc.start]:02x}") from None
+        if "continuation" in exc.reason and exc.end < len(raw):  # the byte that broke the sequence
+            raise ValueError(f"Invalid UTF-8 middle byte 0x{raw[exc.end]:02x}") from None
+        raise ValueError("Invalid UTF-8: unexpected end of input") from None
 
 
 def dumps_ascii(obj: Any) -> bytes:

@@ -54,7 +54,13 @@ def test_text_that_is_not_utf8_is_refused_over_http_and_nothing_is_committed(ser
         assert status == 400, doc
         assert doc["Type"] == "User" and doc["message"].startswith("Could not parse request body into json")
     assert names(server) == []
+    # worded as Lambda's parser words it
+    assert call(server, "POST", FUNCTIONS, good.replace(b"REPLACE", b"\xff"))[1]["message"] == \
+        "Could not parse request body into json: Invalid UTF-8 start byte 0xff"
     assert call(server, "POST", FUNCTIONS, good)[0] == 201
+    status, doc = call(server, "POST", f"{FUNCTIONS}/f/invocations", b'{"a": "\xc3("}')
+    assert status == 400 and doc["message"] == \
+        "Could not parse request body into json: Could not parse payload into json: Invalid UTF-8 middle byte 0x28"
     # an update with one is refused too, and leaves the function as it was
     status, doc = call(server, "PUT", f"{FUNCTIONS}/f/configuration", b'{"Description": "x\\udfffy"}')
     assert status == 400 and "surrogate" in doc["message"], doc

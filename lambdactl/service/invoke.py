@@ -73,13 +73,10 @@ def _payload(v: Validator, raw: Any) -> bytes:
         )
     if not data.strip():
         return b"{}"
+    from .._jsontext import loads
+
     try:
-        json.loads(data)
-    except RecursionError:
-        raise LambdaError(
-            "InvalidRequestContentException",
-            "Could not parse request body into json: Could not parse payload into json: nested too deeply",
-        ) from None
+        loads(data)
     except ValueError as exc:
         raise LambdaError(
             "InvalidRequestContentException",
