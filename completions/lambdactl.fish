@@ -367,6 +367,7 @@ complete -c lambdactl -n '__fish_seen_subcommand_from delete-provisioned-concurr
 complete -c lambdactl -n '__fish_seen_subcommand_from doctor' -l 'gc'
 complete -c lambdactl -n '__fish_seen_subcommand_from doctor' -l 'home'
 complete -c lambdactl -n '__fish_seen_subcommand_from doctor' -l 'output'
+complete -c lambdactl -n '__fish_seen_subcommand_from doctor' -l 'repair'
 complete -c lambdactl -n '__fish_seen_subcommand_from get-account-settings' -l 'ca-bundle'
 complete -c lambdactl -n '__fish_seen_subcommand_from get-account-settings' -l 'cli-binary-format'
 complete -c lambdactl -n '__fish_seen_subcommand_from get-account-settings' -l 'cli-connect-timeout'

@@ -38,22 +38,90 @@ def resolve_home(explicit: str | os.PathLike[str] | None = None) -> Path:
     return default_home()
 
 
+# The keys config.toml may hold, with their types; "*" stands for any key of a table whose keys
+# are the user's own (runtime ids, access key ids). A key not listed is a mistake to report.
+CONFIG_SCHEMA: dict[str, Any] = {
+    "region": str,
+    "account_id": str,
+    "output": ("json", "text", "table", "yaml", "yaml-stream", "off"),
+    "runtimes": {"allow_deprecated": [str], "*": str},
+    "concurrency": {"account_limit": int},
+    "server": {"host": str, "port": int, "idle_timeout_s": float, "credentials": {"*": str}},
+    "logs": {"max_mb_per_function": float, "max_mb_total": float},
+    "metrics": {"invocations_max_age_hours": float},
+}
+
+
 def load_config(home: Path) -> dict[str, Any]:
+    """config.toml, checked against CONFIG_SCHEMA: a bad file is reported when it is loaded,
+    before any command runs (or writes), naming the file and the key."""
+    from .errors import LambdaError
+
     path = home / CONFIG_FILE
     try:
         data = path.read_bytes()
     except FileNotFoundError:
         return {}
+    except NotADirectoryError:
+        raise LambdaError("ServiceException", f"The home {home} is not a directory. Move that file "
+                          "away, or choose another home with --home or LAMBDACTL_HOME.", 500) from None
+    except OSError as exc:
+        raise LambdaError("ServiceException", f"Cannot read the configuration file {path}: "
+                          f"{exc.strerror or exc}", 500) from None
     try:
         import tomllib
     except ModuleNotFoundError:  # Python 3.10
         import tomli as tomllib  # type: ignore[no-redef]
-    from .errors import LambdaError
 
     try:
-        return tomllib.loads(data.decode("utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        config: dict[str, Any] = tomllib.loads(data.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise LambdaError("ServiceException", f"Invalid configuration file {path}: {exc}", 500) from exc
+    problem = _config_problem(config, CONFIG_SCHEMA, "")
+    if problem:
+        raise LambdaError("ServiceException", f"Invalid configuration file {path}: {problem}", 500)
+    return config
+
+
+def _config_problem(value: Any, schema: Any, key: str) -> str | None:
+    """The first way `value` departs from `schema`, as a sentence naming the dotted key."""
+    if isinstance(schema, dict):
+        if not isinstance(value, dict):
+            return f"{key} must be a table, not {_toml_type(value)}"
+        for name, item in value.items():
+            dotted = f"{key}.{name}" if key else name
+            sub = schema.get(name, schema.get("*"))
+            if sub is None:
+                known = ", ".join(k for k in schema if k != "*")
+                return f"unknown key {dotted!r} (known keys{f' of [{key}]' if key else ''}: {known})"
+            problem = _config_problem(item, sub, dotted)
+            if problem:
+                return problem
+        return None
+    if isinstance(schema, list):
+        if not isinstance(value, list):
+            return f"{key} must be an array, not {_toml_type(value)}"
+        for item in value:
+            problem = _config_problem(item, schema[0], key)
+            if problem:
+                return problem
+        return None
+    if isinstance(schema, tuple):
+        if value not in schema:
+            return f"{key} must be one of {', '.join(schema)}, not {value!r}"
+        return None
+    ok = (isinstance(value, (int, float)) and not isinstance(value, bool) if schema is float
+          else isinstance(value, schema) and not (schema is int and isinstance(value, bool)))
+    if not ok:
+        wanted = {str: "a string", int: "an integer", float: "a number"}[schema]
+        return f"{key} must be {wanted}, not {_toml_type(value)} {value!r}"
+    return None
+
+
+def _toml_type(value: Any) -> str:
+    names = {bool: "a boolean", int: "an integer", float: "a float", str: "a string", list: "an array",
+             dict: "a table"}
+    return names.get(type(value), f"a {type(value).__name__}")
 
 
 def read_server_file(home: Path) -> dict[str, Any] | None:

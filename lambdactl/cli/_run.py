@@ -16,7 +16,7 @@ from ..errors import LambdaError
 from ._errors import ExitStatus, other_error, service_error, usage_error
 from ._options import BINARY_FORMATS, COLORS, SKELETON_CHOICES, GlobalOptions
 from ._spec import CommandSpec, ParamSpec
-from ._values import ParamError, convert, read_file_value
+from ._values import ParamError, convert, read_file_value, text_bytes
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -72,9 +72,11 @@ def build_request(
     request: dict[str, Any] = {}
     if opts.cli_input_json:
         text = read_file_value("--cli-input-json", opts.cli_input_json)
+        from .._jsontext import loads
+
         try:
-            loaded = json.loads(text)
-        except json.JSONDecodeError as exc:
+            loaded = loads(text)
+        except ValueError as exc:
             raise ParamError("--cli-input-json", f"Invalid JSON received: {exc}") from None
         if not isinstance(loaded, dict):
             raise ParamError("--cli-input-json", "The input must be a JSON object")
@@ -83,10 +85,19 @@ def build_request(
         import yaml
 
         text = read_file_value("--cli-input-yaml", opts.cli_input_yaml)
-        loaded = yaml.safe_load(text)
+        try:
+            loaded = yaml.safe_load(text)
+        except (yaml.YAMLError, RecursionError) as exc:
+            raise ParamError("--cli-input-yaml", f"Invalid YAML: {str(exc)[:500]}") from None
         if not isinstance(loaded, dict):
             raise ParamError("--cli-input-yaml", "The input must be a YAML mapping")
         request.update(loaded)
+    if request:
+        # Input documents reach the request unchecked by the model: refuse what the service
+        # would (lone surrogates, nesting too deep for the code that walks a request) now.
+        from ..service._validate import check_request
+
+        check_request(request)
     binary_format = opts.cli_binary_format or "raw-in-base64-out"
     for p in cmd.params:
         if p.dest not in raw or raw[p.dest] is None:
@@ -104,17 +115,17 @@ def build_request(
             # Absolute, so that a server in another working directory finds the same folder.
             value = os.path.abspath(os.path.expanduser(value))
         _set_path(request, p.member, value)
-    # Blob members given in --cli-input-json arrive as base64 text, as in the AWS CLI.
+    # Blob members given as text in --cli-input-json follow --cli-binary-format, as in the AWS
+    # CLI: base64 text is decoded (refused when it is not base64), raw-in-base64-out sends the
+    # text's UTF-8 bytes.
     for p in cmd.params:
-        if p.type == "blob" and _has_path(request, p.member):
+        if p.type == "blob" and p.dest not in raw and _has_path(request, p.member):
             node: Any = request
             parts = p.member.split(".")
             for part in parts[:-1]:
                 node = node[part]
-            if isinstance(node[parts[-1]], str) and p.dest not in raw:
-                import base64
-
-                node[parts[-1]] = base64.b64decode(node[parts[-1]])
+            if isinstance(node[parts[-1]], str):
+                node[parts[-1]] = _input_blob(node[parts[-1]], binary_format)
     missing = [p.flag for p in cmd.params if p.required and not _has_path(request, p.member)]
     if cmd.operation == "CreateFunction" and "Code" not in request:
         missing.append("--code or --zip-file")
@@ -122,6 +133,18 @@ def build_request(
         raise ParamError(None, "lambdactl: error: the following arguments are required: " + ", ".join(missing))
     _check_minimums(cmd, request)
     return request
+
+
+def _input_blob(text: str, binary_format: str) -> bytes:
+    if binary_format == "base64":
+        import base64
+        import binascii
+
+        try:
+            return base64.b64decode(text, validate=True)
+        except (binascii.Error, ValueError):
+            raise ParamError(None, f'Invalid base64: "{text[:200]}"', usage=False) from None
+    return text_bytes(text)
 
 
 def _check_minimums(cmd: CommandSpec, request: dict[str, Any]) -> None:
@@ -288,20 +311,24 @@ def execute(cmd: CommandSpec, raw: dict[str, Any], opts: GlobalOptions, outfile:
             sys.stdout.write(skeleton(cmd, opts.generate_cli_skeleton) + "\n")
             return ExitStatus.OK
         request = build_request(cmd, raw, opts)
+    except LambdaError as exc:  # the service's own refusal of a request, made before sending it
+        return service_error(exc.code, cmd.operation, exc.message)
     except ParamError as exc:
         if not exc.usage:
             return other_error(str(exc))
         return usage_error(str(exc), show_usage=exc.flag is None and "required" in exc.message)
     try:
         settings = Settings.load(opts.home, opts.region)
-    except LambdaError as exc:
-        return other_error(exc.message)
+    except LambdaError as exc:  # config.toml or the home itself: what the AWS CLI exits 253 for
+        other_error(exc.message)
+        return ExitStatus.CONFIG
     # A folder of this machine (--code-dir) is named only in this process: a server refuses host
     # paths from any HTTP caller, so such a command writes the registry the server reads itself.
     local = names_host_path(request) and not opts.endpoint_url
     svc: Any = (None if local else _remote_service(opts, settings)) or Service(settings, host_paths=True)
     started = time.perf_counter()
-    _debug(opts, f"Calling {cmd.operation} with {_redact(request)}")
+    if opts.debug:
+        _debug(opts, f"Calling {cmd.operation} with {_redact(request)}")
     fmt = opts.output or settings.get("output") or "json"
     as_text = _as_text_listing(svc, cmd, opts, fmt)
     try:
@@ -363,12 +390,20 @@ def _as_text_listing(svc: Any, cmd: CommandSpec, opts: GlobalOptions, fmt: str) 
 
 def _call_text_listing(svc: Any, request: dict[str, Any], opts: GlobalOptions) -> dict[str, Any]:
     """paginate() for a whole listing, its items as their stored JSON text."""
+    import sqlite3
+
     from ..service.functions import list_functions_text
 
     req = dict(request)
     if opts.page_size:
         req["MaxItems"] = int(opts.page_size)
-    return {"Functions": list_functions_text(svc, req)}
+    try:
+        return {"Functions": list_functions_text(svc, req)}
+    except (sqlite3.Error, OSError) as exc:
+        explained = svc.storage_error(exc)
+        if explained is exc:
+            raise
+        raise explained from exc
 
 
 def _call(svc: Any, cmd: CommandSpec, request: dict[str, Any], opts: GlobalOptions) -> Any:

@@ -7,7 +7,6 @@ AWS shorthand (`Variables={A=1,B=2}`, `k=v,k2=v2`), coerced to the model's membe
 from __future__ import annotations
 
 import binascii
-import json
 from pathlib import Path
 
 TYPE_CHECKING = False
@@ -30,15 +29,28 @@ class ParamError(Exception):
         return self.message
 
 
-def read_file_value(flag: str, value: str) -> str | bytes:
-    """Resolve file:// (text) and fileb:// (bytes) values; anything else is returned unchanged."""
+def read_file_value(flag: str, value: str, *, limit: int | None = None) -> str | bytes:
+    """Resolve file:// (text) and fileb:// (bytes) values; anything else is returned unchanged.
+
+    At most limit+1 bytes are read (/dev/zero, a FIFO or a huge file must not be read forever
+    or into all memory). With a member's own `limit`, those bytes go on for the service to
+    refuse in its words; without one, a file larger than any request is refused here.
+    """
     for prefix, binary in (("fileb://", True), ("file://", False)):
         if value.startswith(prefix):
             path = Path(value[len(prefix):]).expanduser()
+            # No request Lambda accepts is larger (a CreateFunction with a 50 MB zip in base64).
+            from ..limits import MAX_CREATE_BODY_BYTES
+
+            cap = MAX_CREATE_BODY_BYTES if limit is None else limit
             try:
-                data = path.read_bytes()
+                with open(path, "rb") as fh:
+                    data = fh.read(cap + 1)
             except OSError as exc:
                 raise ParamError(flag, f"Unable to load paramfile {value}: {exc.strerror or exc}") from None
+            if limit is None and len(data) > cap:
+                raise ParamError(flag, f"Unable to load paramfile {value}: larger than {cap} bytes, "
+                                       "more than any request can carry")
             if binary:
                 return data
             try:
@@ -101,7 +113,7 @@ class _Shorthand:
             return out
 
     def key(self) -> str:
-        if self.peek() in "\"'":
+        if self.peek() and self.peek() in "\"'":
             return self.quoted()
         start = self.i
         while self.i < len(self.text) and self.text[self.i] not in "=,{}[]":
@@ -138,7 +150,7 @@ class _Shorthand:
 
     def scalar(self, stops: str) -> str:
         self.skip_ws()
-        if self.peek() in "\"'":
+        if self.peek() and self.peek() in "\"'":
             return self.quoted()
         start = self.i
         while self.i < len(self.text) and self.text[self.i] not in stops:
@@ -248,9 +260,11 @@ def convert(flag: str, type_: Any, raw: str | list[str], *, binary_format: str =
     if type_ == "blob":
         if fileb_only and not raw.startswith("fileb://"):
             raise ParamError(None, f"{flag} must be a zip file with the fileb:// prefix.\nExample usage:  {flag} fileb://path/to/file.zip")
-        loaded = read_file_value(flag, raw)
-        if fileb_only:
-            _check_is_zip(flag, loaded)
+        from ..limits import MAX_ZIPPED_UPLOAD_BYTES
+
+        loaded = read_file_value(flag, raw, limit=_blob_limit(member, fileb_only))
+        if fileb_only and len(loaded) <= MAX_ZIPPED_UPLOAD_BYTES:
+            _check_is_zip(flag, loaded)  # a larger one is the service's to refuse, by its size
         if isinstance(loaded, bytes):
             return loaded
         if binary_format == "base64" and not raw.startswith("file://"):
@@ -260,7 +274,7 @@ def convert(flag: str, type_: Any, raw: str | list[str], *, binary_format: str =
                 return base64.b64decode(loaded, validate=True)
             except (binascii.Error, ValueError):
                 raise ParamError(None, f'Invalid base64: "{loaded}"', usage=False) from None
-        return loaded.encode("utf-8")
+        return text_bytes(loaded)
     loaded = read_file_value(flag, raw)
     text = loaded.decode("utf-8", "replace") if isinstance(loaded, bytes) else loaded
     if isinstance(type_, dict) and ("structure" in type_ or "map" in type_):
@@ -268,6 +282,27 @@ def convert(flag: str, type_: Any, raw: str | list[str], *, binary_format: str =
         value = _json(flag, text) if stripped.startswith("{") else parse_shorthand(text, flag)
         return coerce(value, type_, flag, member)
     return coerce(text, type_, flag)
+
+
+def _blob_limit(member: str, zip_file: bool) -> int:
+    """How much of a blob's file to read: one byte past the most the service takes."""
+    from ..limits import MAX_CREATE_BODY_BYTES, MAX_SYNC_PAYLOAD_BYTES, MAX_ZIPPED_UPLOAD_BYTES
+
+    if zip_file or member.endswith("ZipFile"):
+        return MAX_ZIPPED_UPLOAD_BYTES
+    if member == "Payload":
+        return MAX_SYNC_PAYLOAD_BYTES
+    return MAX_CREATE_BODY_BYTES
+
+
+def text_bytes(text: str) -> bytes:
+    """A blob given as text -> its bytes: UTF-8, and an argument's bytes that were not UTF-8
+    (which Python carries as surrogate escapes) as they were given, for the service to judge."""
+    try:
+        return text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        raise ParamError(None, "Parameter validation failed:\nInvalid text for a blob parameter: "
+                               "it holds a lone surrogate, which is not UTF-8", usage=False) from None
 
 
 def _check_is_zip(flag: str, content: str | bytes) -> None:
@@ -284,7 +319,9 @@ def _check_is_zip(flag: str, content: str | bytes) -> None:
 
 
 def _json(flag: str, text: str) -> Any:
+    from .._jsontext import loads
+
     try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
+        return loads(text)
+    except ValueError as exc:
         raise ParamError(flag, f"Invalid JSON: {exc}\nJSON received: {text}") from None

@@ -21,6 +21,16 @@ def _service(home: str | None) -> object:
     return Service(Settings.load(home))
 
 
+def _storage_exit(svc: object, exc: BaseException) -> BaseException:
+    """A registry that cannot be read (damaged, a read-only home, ...) as the service words it."""
+    explained = svc.storage_error(exc)  # type: ignore[attr-defined]
+    if explained is exc:
+        return exc
+    from ._errors import service_error
+
+    return typer.Exit(service_error(explained.code, "FilterLogEvents", explained.message))
+
+
 def register(app: typer.Typer) -> None:
     logs_app = typer.Typer(help="Read the logs of invocations (CloudWatch Logs, kept locally).", no_args_is_help=True)
 
@@ -34,6 +44,8 @@ def register(app: typer.Typer) -> None:
         home: Annotated[str | None, typer.Option("--home", help="The registry directory.")] = None,
     ) -> None:
         """Print the log events of a function, oldest first, like `aws logs tail`."""
+        import sqlite3
+
         from ..errors import LambdaError
         from ..runtime.logs import escape_controls
         from ..service import logs
@@ -42,6 +54,8 @@ def register(app: typer.Typer) -> None:
         try:
             group = log_group or logs.function_log_group(svc, function_name)  # type: ignore[arg-type]
             start = logs.parse_since(since)
+        except (sqlite3.Error, OSError) as exc:
+            raise _storage_exit(svc, exc) from None
         except LambdaError as exc:
             from ._errors import service_error
 
@@ -66,6 +80,8 @@ def register(app: typer.Typer) -> None:
                 time.sleep(0.5)
         except KeyboardInterrupt:
             raise typer.Exit(0) from None
+        except (sqlite3.Error, OSError) as exc:
+            raise _storage_exit(svc, exc) from None
 
     app.add_typer(logs_app, name="logs")
 
@@ -74,8 +90,11 @@ def register(app: typer.Typer) -> None:
         output: Annotated[str, typer.Option("--output", help="json or text.")] = "text",
         gc: Annotated[bool, typer.Option("--gc", help="Also remove what nothing references: orphaned code and layer zips, files of killed writers, unused extracted code, old invocation rows.")] = False,
         home: Annotated[str | None, typer.Option("--home", help="The registry directory.")] = None,
+        repair: Annotated[bool, typer.Option("--repair", help="Move a damaged registry.db aside (never deleted) and rebuild it from the rows still readable, else from its backup.")] = False,
     ) -> None:
         """Show how functions are sandboxed here and which runtimes were found, and where."""
+        if repair:
+            raise typer.Exit(_repair(home, output))
         from ..runtime.doctor import report
         from ..service.invoke import runtime_overrides
 
@@ -124,3 +143,31 @@ def _print_gc(gc: dict) -> None:  # type: ignore[type-arg]
         typer.echo(f"  {item['path']} ({item['bytes']} bytes)")
     typer.echo(f"  logs over their caps: {gc['log_bytes_trimmed']} bytes trimmed")
     typer.echo(f"  invocation rows past their age: {gc['invocations_trimmed']} removed")
+
+
+def _repair(home: str | None, output: str) -> int:
+    """`doctor --repair`: the registry layer does the work; this prints what it did."""
+    from ..registry.db import repair
+    from ..settings import read_server_file, resolve_home
+
+    where = resolve_home(home)  # config.toml is not read: it may be what is broken
+    running = read_server_file(where) if where.is_dir() else None
+    if running is not None:
+        typer.echo(f"lambdactl: a server runs for this home (pid {running['pid']}); stop it with "
+                   "`lambdactl serve stop` before repairing its registry.", err=True)
+        return ExitStatus.OTHER
+    done = repair(where / "registry.db")
+    if output == "json":
+        from ._output import render
+
+        render(done, "json")
+        return ExitStatus.OK
+    typer.echo(f"registry: {done['registry']}")
+    if "moved_aside" in done:
+        typer.echo(f"  moved aside: {done['moved_aside']} (kept; delete it once you are satisfied)")
+    typer.echo(f"  rebuilt from: {done['source']}")
+    for table, count in done["rows"].items():  # type: ignore[attr-defined]
+        typer.echo(f"    {table}: {count} rows")
+    for table, why in (done.get("unreadable") or {}).items():  # type: ignore[attr-defined]
+        typer.echo(f"  rows lost in {table}: {why}")
+    return ExitStatus.OK

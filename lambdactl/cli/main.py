@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from ._errors import ExitStatus
+from ._errors import ExitStatus, other_error
 
 
 class Terminated(KeyboardInterrupt):
@@ -49,11 +49,40 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("\n")
         code = ExitStatus.INTERRUPTED
+    except Exception as exc:  # noqa: BLE001 - the one place that turns any failure into exit 255
+        code = unexpected(exc, debug="--debug" in args)
     try:
         sys.stdout.flush()
     except BrokenPipeError:
         pass
     return int(code)
+
+
+def unexpected(exc: BaseException, *, debug: bool) -> int:
+    """What the AWS CLI does with an error it has no words for: one line and exit 255; the
+    traceback only with --debug."""
+    if debug:
+        import traceback
+
+        traceback.print_exception(exc)
+    return other_error(describe(exc))
+
+
+def describe(exc: BaseException) -> str:
+    """One line naming the problem (and the file, for an OSError)."""
+    from ..errors import LambdaError
+
+    if isinstance(exc, LambdaError):
+        return exc.message
+    if isinstance(exc, RecursionError):
+        return "lambdactl: error: the input is nested too deeply to process"
+    if isinstance(exc, MemoryError):
+        return "lambdactl: error: out of memory"
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f": {exc.filename}" if exc.filename else ""
+        return f"lambdactl: error: {exc.strerror}{where}"
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return f"lambdactl: error: {type(exc).__name__}" + (f": {text[:500]}" if text else "")
 
 
 # Set by entry(), which ends the process with os._exit right after the command (cli._run reads it).

@@ -107,6 +107,9 @@ def register(app: typer.Typer) -> None:
         if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:  # nohup keeps it ignored
             signal.signal(signal.SIGHUP, _stop)
         server.start()
+        from ..registry.db import backup_in_background
+
+        backup_in_background(settings.registry_path)
         typer.echo(json.dumps({"url": server.url, "pid": os.getpid(), "home": str(settings.home)}))
         sys.stdout.flush()
         # The kernel may hand SIGTERM to any thread (one already holding a pending SIGCHLD from a

@@ -27,11 +27,15 @@ def store(directory: Path, data: bytes, sha_hex: str | None = None) -> str:
     make_private_dir(directory)
     sweep_partial(directory)
     tmp = temp_name(target)
-    with os.fdopen(open_private(tmp, os.O_WRONLY | os.O_EXCL), "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, target)
+    try:
+        with os.fdopen(open_private(tmp, os.O_WRONLY | os.O_EXCL), "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a full disk gets its space back at once
+        raise
     return sha_hex
 
 

@@ -113,7 +113,7 @@ def _error_type_of(body: bytes, header: str | None) -> str | None:
         return header
     try:
         doc = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # a function may answer anything, nested any depth
         return None
     et = doc.get("errorType") if isinstance(doc, dict) else None
     return et if isinstance(et, str) else None

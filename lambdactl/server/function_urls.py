@@ -249,7 +249,7 @@ def to_http(payload: bytes) -> tuple[int, Headers, bytes]:
     Raises ValueError/TypeError for a response Lambda would reject (502)."""
     try:
         doc = json.loads(payload) if payload else None
-    except ValueError:
+    except (ValueError, RecursionError):  # a function may answer anything, nested any depth
         return 200, [("Content-Type", "application/json")], payload
     if isinstance(doc, str):
         return 200, [("Content-Type", "application/json")], doc.encode("utf-8")

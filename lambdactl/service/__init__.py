@@ -117,9 +117,36 @@ class Service:
             raise LambdaError(
                 "InvalidParameterValueException", f"Unknown operation {operation}"
             ) from None
+        if request:
+            from ._validate import check_request
+
+            check_request(request)
         module = importlib.import_module(f"{__name__}.{module_name}")
-        result: dict[str, Any] = getattr(module, func_name)(self, request or {})
+        changes = self._conn.total_changes if self._conn is not None else 0
+        try:
+            result: dict[str, Any] = getattr(module, func_name)(self, request or {})
+        except (sqlite3.Error, OSError) as exc:
+            explained = self.storage_error(exc)
+            if explained is exc:
+                raise
+            raise explained from exc
+        if self._conn is not None and self._conn.total_changes != changes:
+            from ..registry.db import maybe_backup
+
+            maybe_backup(self._conn, self.settings.registry_path)
         return result
+
+    def storage_error(self, exc: BaseException) -> BaseException:
+        """A failure of the registry's storage (damage, a full disk, a read-only or missing home)
+        as a ServiceException naming the file and what to do; any other error unchanged."""
+        from ..registry.db import explain
+
+        message = explain(exc, self.settings.registry_path)
+        if message is None:
+            return exc
+        if self._conn is not None and not isinstance(exc, OSError):
+            self.close()  # a connection that met damage is not used again
+        return LambdaError("ServiceException", message, 500)
 
     def unchanged(self) -> bool:
         """Whether this service has written no row to the registry (nothing to make durable)."""

@@ -233,3 +233,57 @@ class Validator:
                     f"pattern: {key_pattern.pattern}]",
                 )
         return value
+
+
+# Deeper than any request of the API needs, and shallow enough that code walking a value
+# recursively (error messages, encoders) stays far from the interpreter's recursion limit.
+MAX_REQUEST_DEPTH = 64
+
+
+def check_request(request: Any) -> None:
+    """The service's door: every string of a request is text UTF-8 can carry, and no value is
+    nested deeper than MAX_REQUEST_DEPTH.
+
+    A lone surrogate (what Python makes of argv or file bytes that are not UTF-8, or a "\\ud800"
+    escape in JSON text) cannot be stored by SQLite nor encoded in a response; refusing it here,
+    before any operation runs, means no write ever stores one. Bytes (an invocation's Payload)
+    are not looked into, so the invoke path pays one isinstance per member. Iterative, so a deep
+    value cannot exhaust the stack while being checked.
+    """
+    stack: list[tuple[Any, str, int]] = [(request, "", 0)]
+    while stack:
+        value, path, depth = stack.pop()
+        if isinstance(value, str):
+            if not value.isascii():
+                _check_text(value, path)
+            continue
+        if isinstance(value, dict):
+            items: Any = value.items()
+        elif isinstance(value, (list, tuple)):
+            items = ((str(i), v) for i, v in enumerate(value))
+        else:
+            continue
+        if depth >= MAX_REQUEST_DEPTH:
+            raise LambdaError(
+                "InvalidRequestContentException",
+                f"Could not parse request body into json: nesting depth exceeds {MAX_REQUEST_DEPTH}"
+                + (f" in '{_camel(path.split('.', 1)[0])}'" if path else ""),
+            )
+        for key, item in items:
+            if isinstance(key, str) and not key.isascii():
+                _check_text(key, path)
+            stack.append((item, f"{path}.{key}" if path else str(key), depth + 1))
+
+
+def _check_text(text: str, path: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        char = ord(text[exc.start])
+        # 0xDC80-0xDCFF is how Python carries a byte that was not UTF-8 (surrogateescape).
+        what = (f"Invalid UTF-8 start byte 0x{char - 0xDC00:02x}" if 0xDC80 <= char <= 0xDCFF
+                else f"Unpaired surrogate \\u{char:04x}")
+        where = f" at '{_camel(path)}'" if path else ""
+        raise LambdaError(
+            "InvalidRequestContentException", f"Could not parse request body into json: {what}{where}"
+        ) from None

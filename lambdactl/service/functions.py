@@ -381,6 +381,14 @@ def _check_environment(variables: dict[str, str]) -> None:
             f"{prefix} contains reserved keys that are currently not supported for modification. "
             f"Reserved keys used in this request: {', '.join(reserved)}"
         )
+    # execve takes C strings: a NUL would cut the value short or fail the sandbox's start.
+    # (Keys cannot hold one: their pattern is checked before.)
+    with_nul = [k for k, value in variables.items() if "\0" in value]
+    if with_nul:
+        raise invalid(
+            f"{prefix} contain a null character (\\u0000) in the value of: {', '.join(with_nul)}. "
+            "An environment variable cannot hold one."
+        )
     measured = json.dumps(variables, separators=(",", ":"), ensure_ascii=False)
     if len(measured.encode("utf-8")) > limits.MAX_ENV_BYTES:
         raise invalid(f"{prefix} exceeded the 4KB limit. String measured: {measured}")

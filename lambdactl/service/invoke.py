@@ -73,9 +73,11 @@ def _payload(v: Validator, raw: Any) -> bytes:
         )
     if not data.strip():
         return b"{}"
+    from .._jsontext import loads
+
     try:
-        json.loads(data)
-    except (ValueError, UnicodeDecodeError) as exc:
+        loads(data)
+    except ValueError as exc:
         raise LambdaError(
             "InvalidRequestContentException",
             f"Could not parse request body into json: Could not parse payload into json: {exc}",
@@ -93,7 +95,7 @@ def _client_context(value: str | None) -> str | None:
     try:
         text = base64.b64decode(value, validate=True).decode("utf-8")
         doc = json.loads(text)
-    except (binascii.Error, ValueError, UnicodeDecodeError):
+    except (binascii.Error, ValueError, RecursionError):
         raise invalid("Client context must be a valid Base64-encoded JSON object.") from None
     if not isinstance(doc, dict):
         raise invalid("Client context must be a valid Base64-encoded JSON object.")
