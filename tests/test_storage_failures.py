@@ -144,7 +144,7 @@ def test_a_good_config_toml_still_loads(home: Path) -> None:
     (home / "config.toml").write_text(
         'region = "eu-west-1"\noutput = "json"\n[runtimes]\n"python3.12" = "/usr/bin/python3"\n'
         'allow_deprecated = ["python3.9"]\n[concurrency]\naccount_limit = 150\n'
-        '[server]\nidle_timeout_s = 1.5\n[server.credentials]\nAKID = "secret"\n[logs]\nretained_events = 10\n')
+        '[server]\nidle_timeout_s = 1.5\n[server.credentials]\nAKID = "secret"\n[logs]\nmax_mb_per_function = 10\nmax_mb_total = 20.5\n[metrics]\ninvocations_max_age_hours = 2\n')
     r = run_cli("get-account-settings", home=home)
     assert r.code == 0, r.stderr
     assert r.json["AccountLimit"]["ConcurrentExecutions"] == 150
@@ -174,7 +174,7 @@ def test_a_full_disk_is_reported_and_changes_nothing(small_mount: Path, zip_path
     assert "No space left on the device holding" in r.stderr and str(home) in r.stderr
     assert not [p for p in (home / "code").iterdir() if p.name.endswith(".tmp")]  # no half blob left
     # fill what is left, then a change of the registry itself
-    with open(small_mount / "filler", "wb") as fh:
+    with open(small_mount / "filler", "wb", buffering=0) as fh:  # unbuffered: close has nothing left to fail on
         try:
             while True:
                 fh.write(b"\0" * 65536)

@@ -181,11 +181,11 @@ def mark_damaged(path: Path, exc: BaseException) -> None:
     """Remember that the registry is damaged, so later commands refuse to write to it."""
     if isinstance(exc, RegistryDamaged):
         return
+    from ..settings import write_private
+
     _DAMAGED.add(str(path.resolve()))
     try:
-        tmp = path.with_name(f"{_marker(path).name}.tmp{os.getpid()}")
-        tmp.write_text(f"{exc}\n")
-        os.replace(tmp, _marker(path))
+        write_private(_marker(path), f"{exc}\n".encode())
     except OSError:
         pass  # a read-only home: every command finds the damage again by itself
 
@@ -257,8 +257,11 @@ def backup(conn: sqlite3.Connection, path: Path) -> bool:
     while others keep writing), keeping the previous backup unless the copy checks out: a
     damaged registry never replaces a good backup (and is marked damaged instead)."""
     target = backup_path(path)
+    from ..settings import open_private
+
     tmp = target.with_name(f"{target.name}.tmp{os.getpid()}.{threading.get_ident()}")
     try:
+        os.close(open_private(tmp, os.O_RDWR | os.O_TRUNC))  # 0600 like the registry it copies
         dest = sqlite3.connect(str(tmp))
         try:
             conn.backup(dest)
