@@ -69,6 +69,7 @@ BODY_TIMEOUT_S = 30.0  # a body's grace; past it a body must arrive at 1 MiB/s (
 FD_RESERVE = 256  # descriptors left to sandboxes, the registry and logs beside the connections
 MAX_CONNECTIONS = 20_000
 ACCEPT_PAUSE_S = 0.1  # out of descriptors: accepting resumes after this
+LINGER_NEXT_MS = 5  # a worker waits this long for a keep-alive client's next request
 LINGER_BYTES = 1 << 20  # read and dropped after refusing a request, so the client sees the answer
 LINGER_S = 1.0
 _ARM = select.EPOLLIN | select.EPOLLONESHOT
@@ -403,20 +404,21 @@ class LambdaServer:
             threading.Thread(target=self._worker, daemon=True, name="lambda-conn").start()
 
     def _worker(self) -> None:
+        poller = select.poll()
         while True:
             c = self._work.get()
             if c is None:
                 return
             try:
-                self._serve(c)
+                self._serve(c, poller)
             except Exception as exc:  # noqa: BLE001 - a worker must outlive any one connection
                 print(f"lambdactl serve: connection failed: {type(exc).__name__}: {exc}", file=sys.stderr)
                 self._close(c)
             with self._wlock:
                 self._idle_workers += 1
 
-    def _serve(self, c: _Client) -> None:
-        """Answer the requests `c` has buffered, then park it (or close it)."""
+    def _serve(self, c: _Client, poller: select.poll) -> None:
+        """Answer the requests `c` has buffered or sends within a moment, then park it (or close it)."""
         try:
             while not self._stopped.is_set():
                 try:
@@ -433,6 +435,8 @@ class LambdaServer:
                     self._refuse(c, out)
                     return
                 c.sock.sendall(out)
+                if not c.buf and not self._linger(c, poller):
+                    return
                 if not c.has_head():
                     if c.buf.strip(b"\r\n"):
                         c.in_head = True
@@ -443,6 +447,25 @@ class LambdaServer:
         except OSError:
             pass
         self._close(c)
+
+    def _linger(self, c: _Client, poller: select.poll) -> bool:
+        """Wait a moment for the client's next request on this worker: a client that sends it at
+        once (an SDK's loop) skips the hops through the selector. False when `c` is closed."""
+        poller.register(c.fd, select.POLLIN)
+        try:
+            if not poller.poll(LINGER_NEXT_MS):
+                return True
+        finally:
+            poller.unregister(c.fd)
+        try:
+            data = os.read(c.fd, 65536)
+        except BlockingIOError:
+            return True
+        if not data:
+            self._close(c)
+            return False
+        c.buf += data
+        return True
 
     def _refuse(self, c: _Client, out: bytes) -> None:
         """Send a last answer and close, reading (and dropping) a little of what the client is
