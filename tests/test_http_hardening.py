@@ -16,7 +16,7 @@ import hypothesis
 import hypothesis.strategies as st
 import pytest
 
-from lambdactl.httpwire import Conn, parse_fields
+from lambdactl.httpwire import Conn
 from lambdactl.settings import load_config, write_config
 
 from .conftest import start_server
@@ -46,7 +46,10 @@ def read_response(sock: socket.socket) -> tuple[int, dict[str, str], bytes] | No
         return None
     first, _, rest = head.partition(b"\r\n")
     assert first.startswith(b"HTTP/1.1 "), first
-    headers = parse_fields(rest.split(b"\r\n") if rest else [])
+    headers: dict[str, str] = {}
+    for line in rest.decode("latin-1").split("\r\n") if rest else ():
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
     body, _ = conn.read_body(int(headers.get("content-length", "0")), 1 << 30)
     return int(first.split(b" ")[1]), headers, body
 
