@@ -67,17 +67,19 @@ class Conn:
     """Buffered reads of HTTP/1.1 messages from one keep-alive socket.
 
     `deadline` (a `time.monotonic()` value, or None) bounds the reads in progress: it is checked
-    before every receive; a blocking socket waits at most until it, a socket with a timeout at
-    most that timeout, so a peer that dribbles bytes is cut off soon after the deadline.
+    before every receive; a blocking socket waits at most until it, a socket with a timeout (or
+    SO_RCVTIMEO) at most that timeout, so a peer that dribbles bytes is cut off soon after.
     """
 
-    __slots__ = ("sock", "buf", "deadline", "body_timeout_s")
+    __slots__ = ("sock", "buf", "deadline", "body_timeout_s", "rcvtimeo")
 
-    def __init__(self, sock: socket.socket, body_timeout_s: float | None = None) -> None:
+    def __init__(self, sock: socket.socket, body_timeout_s: float | None = None, *, rcvtimeo: bool = False) -> None:
+        """`rcvtimeo`: the blocking socket has SO_RCVTIMEO set, which bounds each receive."""
         self.sock = sock
         self.buf = bytearray()
         self.deadline: float | None = None
         self.body_timeout_s = body_timeout_s
+        self.rcvtimeo = rcvtimeo
 
     def _fill(self) -> bool:
         blocking = False
@@ -85,12 +87,12 @@ class Conn:
             left = self.deadline - monotonic()
             if left <= 0:
                 raise BadRequest("timed out reading the request", 408)
-            blocking = self.sock.gettimeout() is None
+            blocking = not self.rcvtimeo and self.sock.gettimeout() is None
             if blocking:  # a blocking socket waits at most until the deadline, this once
                 self.sock.settimeout(left)
         try:
             data = self.sock.recv(262144)
-        except TimeoutError:
+        except (TimeoutError, BlockingIOError):  # BlockingIOError: SO_RCVTIMEO expired
             if self.deadline is None:
                 raise  # the socket's own timeout (a client waiting for its answer)
             raise BadRequest("timed out reading the request", 408) from None

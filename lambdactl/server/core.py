@@ -23,6 +23,7 @@ import os
 import queue
 import select
 import socket
+import struct
 import sys
 import threading
 import time
@@ -117,7 +118,7 @@ class _Client(Conn):
     __slots__ = ("fd", "peer", "until", "in_head")
 
     def __init__(self, sock: socket.socket, peer: Any, body_timeout_s: float) -> None:
-        super().__init__(sock, body_timeout_s)
+        super().__init__(sock, body_timeout_s, rcvtimeo=True)
         self.fd = sock.fileno()
         self.peer = peer
         self.until = 0.0
@@ -151,6 +152,8 @@ class LambdaServer:
         self.keepalive_timeout_s = float(settings.get("server.keepalive_timeout_s", KEEPALIVE_TIMEOUT_S))
         self.body_timeout_s = float(settings.get("server.body_timeout_s", BODY_TIMEOUT_S))
         self.max_connections = int(settings.get("server.max_connections", 0))  # 0: by the descriptor limit at start
+        seconds = max(self.body_timeout_s, 0.001)
+        self._timeval = struct.pack("ll", int(seconds), int(seconds % 1 * 1_000_000))
         self._hosts, self._any_host = self._served_hosts(host, settings.get("server.allowed_hosts", []))
         self.url = f"http://{host if ':' not in host else f'[{host}]'}:{self.port}"
         # Every FunctionUrl this server prints names where it really listens (--port 0 included).
@@ -316,8 +319,11 @@ class LambdaServer:
                 continue  # that one connection failed (aborted, refused by a filter)
             try:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                # Non-blocking for the selector; a worker's read or send waits at most this long.
-                sock.settimeout(self.body_timeout_s)
+                # Blocking, so a send or receive is one system call (a socket timeout would poll
+                # first), each bounded by the kernel; the selector reads with MSG_DONTWAIT.
+                sock.setblocking(True)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, self._timeval)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, self._timeval)
             except OSError:
                 sock.close()
                 continue
@@ -373,7 +379,7 @@ class LambdaServer:
         if c is None:
             return
         try:
-            data = os.read(fd, 65536)
+            data = c.sock.recv(65536, socket.MSG_DONTWAIT)
         except BlockingIOError:
             self._park(c, c.until)
             return
@@ -458,7 +464,7 @@ class LambdaServer:
         finally:
             poller.unregister(c.fd)
         try:
-            data = os.read(c.fd, 65536)
+            data = c.sock.recv(65536, socket.MSG_DONTWAIT)
         except BlockingIOError:
             return True
         if not data:

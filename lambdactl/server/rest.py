@@ -194,4 +194,4 @@ def error_response(exc: LambdaError) -> tuple[int, list[tuple[str, str]], bytes]
 
 def parse_target(target: str) -> tuple[str, dict[str, list[str]]]:
     path, _, qs = target.partition("?")
-    return path, parse_qs(qs, keep_blank_values=True)
+    return path, parse_qs(qs, keep_blank_values=True) if qs else {}
