@@ -544,3 +544,57 @@ def test_cli_and_boto3_still_talk_to_the_server(lam, server, home: Path) -> None
     assert lam.list_functions()["Functions"] == []
     result = run_cli("list-functions", home=home)
     assert result.code == 0 and result.json == {"Functions": []}
+
+
+# ---------------------------------------------------------------------------------------------
+# Signatures are checked from the head, before a body is read
+
+
+def test_bad_signature_is_refused_before_the_body(auth_server) -> None:
+    from .conftest import ACCESS_KEY
+
+    port = port_of(auth_server)
+    target = "/2015-03-31/functions"
+    auth = ("Authorization: AWS4-HMAC-SHA256 Credential={key}/20261205/us-east-1/lambda/aws4_request, "
+            "SignedHeaders=host;x-amz-date, Signature=" + "0" * 64)
+    date = "X-Amz-Date: " + time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    cases = [
+        ([], "MissingAuthenticationTokenException"),
+        ([auth.format(key="AKIDUNKNOWN"), date], "UnrecognizedClientException"),
+        ([auth.format(key=ACCESS_KEY), date, "X-Amz-Content-SHA256: " + "a" * 64], "InvalidSignatureException"),
+    ]
+    for lines, code in cases:
+        with socket.create_connection(("127.0.0.1", port), timeout=15) as sock:
+            sock.sendall(head(port, *lines, "Content-Length: 50000000", method="POST", target=target))  # no body
+            answer = read_response(sock)
+            assert answer is not None and answer[0] == 403 and answer[1]["x-amzn-errortype"] == code, answer
+
+
+# ---------------------------------------------------------------------------------------------
+# The Runtime API of an environment has the same kind of limits
+
+
+def test_runtime_api_caps_connections_and_slow_heads(monkeypatch: pytest.MonkeyPatch) -> None:
+    from lambdactl.runtime import api
+
+    monkeypatch.setattr(api, "HEAD_TIMEOUT_S", 0.5)
+    rapi = api.RuntimeAPI()
+    conns: list[socket.socket] = []
+    try:
+        conns = [socket.create_connection(("127.0.0.1", rapi.port), timeout=10) for _ in range(api.MAX_CONNECTIONS + 1)]
+        assert closed_by_server(conns[-1])  # one too many
+        first = conns[0]
+        first.sendall(b"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: x\r\n")  # and no end
+        assert closed_by_server(first)  # within the socket's 10 s: the head timeout cut it off
+        with socket.create_connection(("127.0.0.1", rapi.port), timeout=10) as again:  # room again
+            again.sendall(b"GET /2018-06-01/runtime/nothing HTTP/1.1\r\nHost: x\r\n\r\n")
+            answer = read_response(again)
+            assert answer is not None and answer[0] == 404
+        with socket.create_connection(("127.0.0.1", rapi.port), timeout=10) as bad:
+            bad.sendall(b"POST /2018-06-01/runtime/init/error HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n"
+                        b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
+            assert closed_by_server(bad) and rapi.init_error is None
+    finally:
+        for s in conns:
+            s.close()
+        rapi.close()
