@@ -115,9 +115,10 @@ def test_ambiguous_or_malformed_heads_are_400(server, lines: list[str]) -> None:
 @pytest.mark.parametrize("size_line", [b"zz", b"0x0", b"-1", b"+0", b" 0", b"1;\x00"])
 def test_bad_chunk_sizes_are_400(server, size_line: bytes) -> None:
     port = port_of(server)
-    answer = raw(port, head(port, "Transfer-Encoding: chunked", method="POST", target="/2015-03-31/functions")
-                 + size_line + b"\r\n\r\n")
+    answer = raw(port, head(port, "Transfer-Encoding: chunked", method="POST") + size_line + b"\r\n\r\n")
     assert answer is not None and answer[0] == 400, answer
+    answer = raw(port, head(port, "Transfer-Encoding: chunked", method="POST") + b"0\r\n\r\n")
+    assert answer is not None and answer[0] == 200, answer
 
 
 def test_request_without_host_and_bad_request_lines_are_400(server) -> None:
@@ -128,14 +129,16 @@ def test_request_without_host_and_bad_request_lines_are_400(server) -> None:
         assert answer is not None and answer[0] == 400, (data, answer)
 
 
-def test_valid_chunked_body_is_read(server) -> None:
+def test_chunked_body_is_read_and_its_trailers_checked(server) -> None:
     port = port_of(server)
     body = b'{"Tags": {"a": "1"}}'
     data = head(port, "Transfer-Encoding: chunked", "Content-Type: application/json", method="POST",
                 target="/2017-03-31/tags/arn:aws:lambda:us-east-1:123456789012:function:none")
-    data += b"5;ext=1\r\n" + body[:5] + b"\r\n" + f"{len(body) - 5:x}".encode() + b"\r\n" + body[5:] + b"\r\n0\r\n\r\n"
-    answer = raw(port, data)
+    data += b"5;ext=1\r\n" + body[:5] + b"\r\n" + f"{len(body) - 5:x}".encode() + b"\r\n" + body[5:] + b"\r\n0\r\n"
+    answer = raw(port, data + b"\r\n")
     assert answer is not None and answer[0] == 404 and b"Function not found" in answer[2], answer
+    answer = raw(port, data + b"X-Trailer : folded\r\n\r\n")  # a malformed trailer
+    assert answer is not None and answer[0] == 400, answer
 
 
 # ---------------------------------------------------------------------------------------------
@@ -300,23 +303,22 @@ def test_at_the_cap_the_longest_idle_connection_makes_room(home: Path) -> None:
 # Browsers and remote hosts
 
 
-@pytest.mark.parametrize("host", ["127.0.0.1:{port}", "localhost:{port}", "localhost", "127.0.0.1", "LOCALHOST:{port}"])
-def test_served_host_names_are_answered(server, host: str) -> None:
-    port = port_of(server)
-    answer = raw(port, head(port, host=host.format(port=port)))
-    assert answer is not None and answer[0] == 200
-
-
 @pytest.mark.parametrize("host", ["evil.example", "evil.example:{port}", "127.0.0.1:1", "localhost.evil.example:{port}",
                                   "0123456789abcdef0123456789abcdef.lambda-url.us-east-1.evil.example:{port}", ""])
 def test_foreign_host_names_are_refused(server, host: str) -> None:
     port = port_of(server)
     for target in (HEALTH, "/2015-03-31/functions"):
         answer = raw(port, head(port, host=host.format(port=port), target=target))
-        assert answer is not None and answer[0] in (400, 403), (host, answer)
+        assert answer is not None and answer[0] == 403 and b"is not served here" in answer[2], (host, answer)
+    for served in ("127.0.0.1:{port}", "localhost:{port}", "localhost", "127.0.0.1", "LOCALHOST:{port}"):
+        answer = raw(port, head(port, host=served.format(port=port)))
+        assert answer is not None and answer[0] == 200, served
 
 
-def test_foreign_origin_is_refused_on_the_control_plane(server) -> None:
+def test_foreign_origin_is_refused_on_the_control_plane(lam, server, home: Path) -> None:
+    assert lam.list_functions()["Functions"] == []  # botocore sends no Origin
+    result = run_cli("list-functions", home=home)  # nor does the CLI's client
+    assert result.code == 0 and result.json == {"Functions": []}
     port = port_of(server)
     for origin in ("http://evil.example", "null", f"http://127.0.0.1:{port + 1}"):
         answer = raw(port, head(port, f"Origin: {origin}", target="/2015-03-31/functions"))
@@ -362,11 +364,7 @@ def test_chunked_body_over_cap_is_refused(server) -> None:
         sock.sendall(b"100000\r\n" + b" " * 0x100000 + b"\r\n" + b"1\r\n \r\n")
         answer = read_response(sock)
         assert answer is not None and answer[0] == 413
-
-
-def test_under_cap_upload_is_read(server) -> None:
-    port = port_of(server)
-    body = b"x" * 2_000_000  # over the 1 MB of other operations, under CreateFunction's cap
+    body = b"x" * 2_000_000  # over the 1 MB of other operations, under CreateFunction's cap: read
     answer = raw(port, head(port, f"Content-Length: {len(body)}", method="POST", target="/2015-03-31/functions") + body)
     assert answer is not None and answer[0] == 400 and answer[1]["x-amzn-errortype"] == "InvalidRequestContentException"
 
@@ -529,7 +527,7 @@ def test_parser_refuses_or_parses_but_never_crashes(data: bytes) -> None:
                                             st.from_regex(r"[\x21-\x7e]([\x20-\x7e]{0,20}[\x21-\x7e])?", fullmatch=True)),
                                   max_size=20))
 def test_parser_reads_back_valid_fields(fields: list[tuple[str, str]]) -> None:
-    from lambdactl.httpwire import parse_head
+    from lambdactl.httpwire import BadRequest, parse_head
 
     lines = [f"{k}: {v}" for k, v in fields if k.lower() != "host"]
     req = parse_head("\r\n".join(["GET / HTTP/1.1", "Host: x", *lines]).encode())
@@ -538,12 +536,10 @@ def test_parser_reads_back_valid_fields(fields: list[tuple[str, str]]) -> None:
         if k.lower() != "host":
             expected.setdefault(k.lower(), []).append(v)
     assert {k: v for k, v in req.headers.items() if k != "host"} == {k: ",".join(v) for k, v in expected.items()}
-
-
-def test_cli_and_boto3_still_talk_to_the_server(lam, server, home: Path) -> None:
-    assert lam.list_functions()["Functions"] == []
-    result = run_cli("list-functions", home=home)
-    assert result.code == 0 and result.json == {"Functions": []}
+    if lines:  # the same head with whitespace before one colon is refused
+        lines[-1] = lines[-1].replace(":", " :", 1)
+        with pytest.raises(BadRequest):
+            parse_head("\r\n".join(["GET / HTTP/1.1", "Host: x", *lines]).encode())
 
 
 # ---------------------------------------------------------------------------------------------
