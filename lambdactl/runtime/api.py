@@ -15,6 +15,7 @@ to its own process tree, and request ids are uuid4, so no one else can answer an
 from __future__ import annotations
 
 import _socket
+import errno
 import json
 import os
 import socket
@@ -175,8 +176,12 @@ class RuntimeAPI:
         while True:
             try:
                 sock, _ = self._listener.accept()
-            except OSError:
-                return
+            except OSError as exc:
+                if self._closed or exc.errno in (errno.EBADF, errno.EINVAL):
+                    return
+                if exc.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+                    time.sleep(0.1)  # out of descriptors: the runtime's connection waits in the backlog
+                continue
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             with self._cond:
                 if self._closed:
