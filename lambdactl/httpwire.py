@@ -12,6 +12,7 @@ or oversized head must not cost the server more than its limits. Knows nothing o
 from __future__ import annotations
 
 import re
+import select
 import socket
 from time import monotonic
 
@@ -21,14 +22,31 @@ MAX_CHUNK_LINE_BYTES = 4096  # a chunk-size line with its extensions
 MIN_BODY_BYTES_PER_S = 1 << 20  # after the body timeout's grace, a body must keep this pace
 
 _TCHAR = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]"
-TOKEN_RE = re.compile(_TCHAR + rb"+")
-# Header lines: each a token, the colon right after it (no whitespace before it), and a value of
-# visible characters, spaces and tabs: no CR, LF, NUL or other controls (obs-fold lines begin with
-# whitespace and so are no token; a bare CR or LF inside the head fails the value class).
-_FIELDS_RE = re.compile(rb"(?:" + _TCHAR + rb"+:[^\x00-\x08\x0a-\x1f\x7f]*\r\n)*")
-_REQUEST_LINE_RE = re.compile(rb"(" + _TCHAR + rb"+) ([\x21-\x7e]+) HTTP/(1\.[01])")
-_CHUNK_LINE_RE = re.compile(rb"([0-9A-Fa-f]{1,16})(?:[ \t]*;[^\x00-\x08\x0a-\x1f\x7f]*)?")
-_BAD_VALUE_RE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+class _Patterns:
+    """The grammar's regular expressions, compiled at first use: the CLI imports this module for
+    its client side, and compiling them would add milliseconds to every command's start-up."""
+
+    def __init__(self) -> None:
+        self.token = re.compile(_TCHAR + rb"+")
+        # Header lines: each a token, the colon right after it (no whitespace before it), and a
+        # value of visible characters, spaces and tabs: no CR, LF, NUL or other controls (obs-fold
+        # lines begin with whitespace and so are no token; a bare CR or LF fails the value class).
+        self.fields = re.compile(rb"(?:" + _TCHAR + rb"+:[^\x00-\x08\x0a-\x1f\x7f]*\r\n)*")
+        self.request_line = re.compile(rb"(" + _TCHAR + rb"+) ([\x21-\x7e]+) HTTP/(1\.[01])")
+        self.chunk_line = re.compile(rb"([0-9A-Fa-f]{1,16})(?:[ \t]*;[^\x00-\x08\x0a-\x1f\x7f]*)?")
+        self.bad_value = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+_compiled: _Patterns | None = None
+
+
+def _rx() -> _Patterns:
+    global _compiled
+    if _compiled is None:
+        _compiled = _Patterns()
+    return _compiled
 
 
 class BadRequest(Exception):
@@ -60,7 +78,8 @@ def reason(status: int) -> str:
 def valid_header(name: str, value: str) -> bool:
     """Whether a header may be sent as is: a token name and a value without CR, LF, NUL or other
     controls (a function's response headers are checked with this before they are framed)."""
-    return TOKEN_RE.fullmatch(name.encode("latin-1", "replace")) is not None and _BAD_VALUE_RE.search(value) is None
+    rx = _rx()
+    return rx.token.fullmatch(name.encode("latin-1", "replace")) is not None and rx.bad_value.search(value) is None
 
 
 class Conn:
@@ -71,7 +90,7 @@ class Conn:
     SO_RCVTIMEO) at most that timeout, so a peer that dribbles bytes is cut off soon after.
     """
 
-    __slots__ = ("sock", "buf", "deadline", "body_timeout_s", "rcvtimeo")
+    __slots__ = ("sock", "buf", "deadline", "body_timeout_s", "rcvtimeo", "poller")
 
     def __init__(self, sock: socket.socket, body_timeout_s: float | None = None, *, rcvtimeo: bool = False) -> None:
         """`rcvtimeo`: the blocking socket has SO_RCVTIMEO set, which bounds each receive."""
@@ -80,25 +99,27 @@ class Conn:
         self.deadline: float | None = None
         self.body_timeout_s = body_timeout_s
         self.rcvtimeo = rcvtimeo
+        self.poller: select.poll | None = None
 
     def _fill(self) -> bool:
-        blocking = False
         if self.deadline is not None:
             left = self.deadline - monotonic()
             if left <= 0:
                 raise BadRequest("timed out reading the request", 408)
-            blocking = not self.rcvtimeo and self.sock.gettimeout() is None
-            if blocking:  # a blocking socket waits at most until the deadline, this once
-                self.sock.settimeout(left)
+            if not self.rcvtimeo and self.sock.gettimeout() is None:
+                # A blocking socket waits at most until the deadline: poll, rather than switch the
+                # socket to a timeout and back (four system calls).
+                if self.poller is None:
+                    self.poller = select.poll()
+                    self.poller.register(self.sock.fileno(), select.POLLIN)
+                if not self.poller.poll(left * 1000 + 1):
+                    raise BadRequest("timed out reading the request", 408)
         try:
             data = self.sock.recv(262144)
         except (TimeoutError, BlockingIOError):  # BlockingIOError: SO_RCVTIMEO expired
             if self.deadline is None:
                 raise  # the socket's own timeout (a client waiting for its answer)
             raise BadRequest("timed out reading the request", 408) from None
-        finally:
-            if blocking:
-                self.sock.settimeout(None)
         if not data:
             return False
         self.buf += data
@@ -191,7 +212,7 @@ class Conn:
         self._start_body(limit if refuse_over else 0)
         while True:
             line = self.read_line()
-            m = _CHUNK_LINE_RE.fullmatch(line)
+            m = _rx().chunk_line.fullmatch(line)
             if m is None:
                 raise BadRequest("bad chunk size")
             size = int(m.group(1), 16)
@@ -199,7 +220,7 @@ class Conn:
                 trailers = 0
                 while line := self.read_line(MAX_HEAD_BYTES):
                     trailers += 1
-                    if trailers > MAX_HEADERS or _FIELDS_RE.fullmatch(line + b"\r\n") is None:
+                    if trailers > MAX_HEADERS or _rx().fields.fullmatch(line + b"\r\n") is None:
                         raise BadRequest("bad trailer fields")
                 return bytes(kept), total > limit
             total += size
@@ -241,7 +262,7 @@ def parse_fields(block: bytes) -> dict[str, str]:
     block += b"\r\n"
     if block.count(b"\n") > MAX_HEADERS:
         raise BadRequest("too many header fields", 431)
-    if _FIELDS_RE.fullmatch(block) is None:
+    if _rx().fields.fullmatch(block) is None:
         raise BadRequest("malformed header field")
     headers: dict[str, str] = {}
     repeated: dict[str, list[str]] | None = None
@@ -269,7 +290,7 @@ def parse_head(head: bytes, max_bytes: int = MAX_HEAD_BYTES) -> Request:
     if len(head) > max_bytes:
         raise BadRequest("request head too large", 431)
     first, _, block = head.partition(b"\r\n")
-    m = _REQUEST_LINE_RE.fullmatch(first)
+    m = _rx().request_line.fullmatch(first)
     if m is None:
         raise BadRequest("bad request line")
     method, target, version = m.groups()
@@ -284,6 +305,8 @@ def body_length(req: Request) -> int | None:
     second parser could read differently is refused (400)."""
     te = req.headers.get("transfer-encoding")
     cl = req.headers.get("content-length")
+    if te is None and cl is not None and cl.isdigit() and cl.isascii() and len(cl) <= 18:
+        return int(cl)  # the common case, plain decimal
     if te is not None:
         if cl is not None:
             raise BadRequest("both Content-Length and Transfer-Encoding")
@@ -388,7 +411,11 @@ def client_request(
         status = int(first.split(b" ", 2)[1])
     except (IndexError, ValueError) as e:
         raise BadRequest(f"bad status line {first!r}") from e
-    parsed = parse_fields(rest)
+    parsed: dict[str, str] = {}  # our own server's answer: read, not judged (no patterns compiled)
+    for line in rest.decode("latin-1").split("\r\n") if rest else ():
+        name, _, value = line.partition(":")
+        name, value = name.strip().lower(), value.strip()
+        parsed[name] = f"{parsed[name]},{value}" if name in parsed else value
     if parsed.get("transfer-encoding", "").lower() == "chunked":
         data, _ = conn.read_chunked(1 << 62)
     else:

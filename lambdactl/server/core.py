@@ -155,6 +155,7 @@ class LambdaServer:
         seconds = max(self.body_timeout_s, 0.001)
         self._timeval = struct.pack("ll", int(seconds), int(seconds % 1 * 1_000_000))
         self._hosts, self._any_host = self._served_hosts(host, settings.get("server.allowed_hosts", []))
+        self._hosts_with_port = frozenset(f"{h}:{self.port}" for h in self._hosts)  # what clients send most
         self.url = f"http://{host if ':' not in host else f'[{host}]'}:{self.port}"
         # Every FunctionUrl this server prints names where it really listens (--port 0 included).
         settings.config = {**settings.config, "server": {**settings.get("server", {}), "host": host, "port": self.port}}
@@ -250,6 +251,8 @@ class LambdaServer:
 
     def host_allowed(self, host: str) -> bool:
         """Whether a Host header names this server, or one of its function URLs under a served name."""
+        if host in self._hosts_with_port:
+            return True
         h = host.lower()
         if self._any_host or h in self._hosts or self._host_name(h) in self._hosts:
             return True
@@ -410,20 +413,19 @@ class LambdaServer:
             threading.Thread(target=self._worker, daemon=True, name="lambda-conn").start()
 
     def _worker(self) -> None:
-        poller = select.poll()
         while True:
             c = self._work.get()
             if c is None:
                 return
             try:
-                self._serve(c, poller)
+                self._serve(c)
             except Exception as exc:  # noqa: BLE001 - a worker must outlive any one connection
                 print(f"lambdactl serve: connection failed: {type(exc).__name__}: {exc}", file=sys.stderr)
                 self._close(c)
             with self._wlock:
                 self._idle_workers += 1
 
-    def _serve(self, c: _Client, poller: select.poll) -> None:
+    def _serve(self, c: _Client) -> None:
         """Answer the requests `c` has buffered or sends within a moment, then park it (or close it)."""
         try:
             while not self._stopped.is_set():
@@ -441,7 +443,7 @@ class LambdaServer:
                     self._refuse(c, out)
                     return
                 c.sock.sendall(out)
-                if not c.buf and not self._linger(c, poller):
+                if not c.buf and not self._linger(c):
                     return
                 if not c.has_head():
                     if c.buf.strip(b"\r\n"):
@@ -454,15 +456,14 @@ class LambdaServer:
             pass
         self._close(c)
 
-    def _linger(self, c: _Client, poller: select.poll) -> bool:
+    def _linger(self, c: _Client) -> bool:
         """Wait a moment for the client's next request on this worker: a client that sends it at
         once (an SDK's loop) skips the hops through the selector. False when `c` is closed."""
-        poller.register(c.fd, select.POLLIN)
-        try:
-            if not poller.poll(LINGER_NEXT_MS):
-                return True
-        finally:
-            poller.unregister(c.fd)
+        if c.poller is None:
+            c.poller = select.poll()
+            c.poller.register(c.fd, select.POLLIN)
+        if not c.poller.poll(LINGER_NEXT_MS):
+            return True
         try:
             data = c.sock.recv(65536, socket.MSG_DONTWAIT)
         except BlockingIOError:
