@@ -46,7 +46,9 @@ CONFIG_SCHEMA: dict[str, Any] = {
     "output": ("json", "text", "table", "yaml", "yaml-stream", "off"),
     "runtimes": {"allow_deprecated": [str], "*": str},
     "concurrency": {"account_limit": int},
-    "server": {"host": str, "port": int, "idle_timeout_s": float, "credentials": {"*": str}},
+    "server": {"host": str, "port": int, "idle_timeout_s": float, "credentials": {"*": str},
+               "header_timeout_s": float, "keepalive_timeout_s": float, "body_timeout_s": float,
+               "max_connections": int, "allowed_hosts": [str]},
     "logs": {"max_mb_per_function": float, "max_mb_total": float},
     "metrics": {"invocations_max_age_hours": float},
 }

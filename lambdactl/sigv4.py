@@ -283,7 +283,7 @@ def _stamp(epoch: float) -> str:
     return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(epoch))
 
 
-def verify(method: str, target: str, headers: Mapping[str, str], body: bytes, credentials: Keys,
+def verify(method: str, target: str, headers: Mapping[str, str], body: bytes | None, credentials: Keys,
            *, service: str = "lambda", now: float | None = None) -> Signed:
     """Check a request's SigV4 signature against `credentials` (see `Keys`).
 
@@ -293,6 +293,8 @@ def verify(method: str, target: str, headers: Mapping[str, str], body: bytes, cr
     (unknown key or session token), InvalidSignatureException (wrong signature, wrong service, a
     scope date other than the request's, or a date outside the allowed clock skew). Any region is
     accepted: the local server answers for whatever region a client is configured with.
+    `body` None checks what the head allows (all of it when x-amz-content-sha256 is sent), before a
+    body is read.
     """
     signed = parse_signature(target, headers)
     if signed is None:
@@ -321,10 +323,12 @@ def verify(method: str, target: str, headers: Mapping[str, str], body: bytes, cr
     if "host" not in signed.signed_headers:
         raise SignatureError("InvalidSignatureException", "'Host' must be a signed header.")
     declared = headers.get("x-amz-content-sha256")
-    candidates = [declared] if declared else [hashlib.sha256(body).hexdigest()]
+    if body is None and not declared:
+        return signed  # head only: the signature covers the body's hash, checked once it is read
+    candidates = [declared] if declared else [hashlib.sha256(body or b"").hexdigest()]
     if signed.presigned and not declared:
         candidates.append(UNSIGNED_PAYLOAD)
-    if declared and declared != UNSIGNED_PAYLOAD and declared != hashlib.sha256(body).hexdigest():
+    if declared and body is not None and declared != UNSIGNED_PAYLOAD and declared != hashlib.sha256(body).hexdigest():
         raise SignatureError("InvalidSignatureException", "The provided 'x-amz-content-sha256' header does not match what was computed.")
     if _signature_matches(method, target, headers, signed, secret, [c for c in candidates if c is not None]):
         return signed

@@ -65,6 +65,13 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"lambdactl: a server already runs for this home at {running['url']} (pid {running['pid']}); "
                        "stop it with `lambdactl serve stop`.", err=True)
             raise typer.Exit(ExitStatus.OTHER)
+        from ..server.core import UsageError, check_bind
+
+        try:
+            check_bind(host, require_auth)
+        except UsageError as exc:
+            typer.echo(f"lambdactl: {exc}", err=True)
+            raise typer.Exit(ExitStatus.USAGE) from None
         if detach:
             raise typer.Exit(_detach(settings.home, host, port, idle_timeout, region, require_auth))
         from ..server.core import LambdaServer

@@ -15,6 +15,7 @@ to its own process tree, and request ids are uuid4, so no one else can answer an
 from __future__ import annotations
 
 import _socket
+import errno
 import json
 import os
 import socket
@@ -28,6 +29,12 @@ from lambdactl.limits import MAX_RUNTIME_RESPONSE_BYTES
 from lambdactl.models import new_uuid
 
 PREFIX = b"/2018-06-01/runtime/"
+# A runtime needs one or two connections; a function that opens more only hurts itself, but must
+# not be able to grow the server's threads or memory without bound.
+MAX_CONNECTIONS = 8
+HEAD_TIMEOUT_S = 10.0  # from a head's first byte to its end (an idle connection may wait forever)
+MAX_HEAD_BYTES = 2 << 20  # runtimes send X-Ray error causes (up to ~1 MiB) in a header
+BODY_TIMEOUT_S = 60.0  # a body's grace, then 1 MiB/s (httpwire)
 
 
 def new_trace_id() -> str:
@@ -172,25 +179,32 @@ class RuntimeAPI:
         while True:
             try:
                 sock, _ = self._listener.accept()
-            except OSError:
-                return
+            except OSError as exc:
+                if self._closed or exc.errno in (errno.EBADF, errno.EINVAL):
+                    return
+                if exc.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+                    time.sleep(0.1)  # out of descriptors: the runtime's connection waits in the backlog
+                continue
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             with self._cond:
                 if self._closed:
                     sock.close()
                     return
+                if len(self._conns) >= MAX_CONNECTIONS:
+                    sock.close()
+                    continue
                 self._conns.add(sock)
             threading.Thread(target=self._serve, args=(sock,), daemon=True,
                              name=f"rapi-{self.port}-conn").start()
 
     def _serve(self, sock: socket.socket) -> None:
-        conn = Conn(sock)
+        conn = Conn(sock, BODY_TIMEOUT_S)
         try:
             if self.authorize is not None and not self.authorize(sock.getpeername()[1]):
                 return
             while True:
                 # Read the body first so the connection stays in sync whatever we answer.
-                req = read_request(conn, self.max_response_bytes)
+                req = read_request(conn, self.max_response_bytes, HEAD_TIMEOUT_S, MAX_HEAD_BYTES)
                 if req is None:
                     return
                 out, close = self._handle(req)

@@ -1,37 +1,128 @@
 """`lambdactl serve`: the Lambda endpoint on loopback.
 
-A thread per keep-alive connection reads requests with `httpwire`, routes REST API calls through
-`rest` to a per-thread `Service` (SQLite connections are not shared between threads) whose
-invocations draw on one shared `WarmPool`. Writes `server.json` in the home so the CLI can find
-it, and on stop shuts every environment down and removes the file.
+Connections are parked in one epoll selector thread while idle or while their head arrives; a
+connection whose head is complete goes to a worker thread, which checks what can be checked from
+the head (Host, Origin, the signature's head, the operation's body cap), reads the body, answers,
+and serves the next request at once if it is already buffered, else parks the connection again.
+REST API calls are routed through `rest` to a per-worker `Service` (SQLite connections are not
+shared between threads) whose invocations draw on one shared `WarmPool`. Writes `server.json` in
+the home so the CLI can find it, and on stop shuts every environment down and removes the file.
+
+Why this shape: thousands of idle keep-alive connections cost one dict entry each, not a parked
+thread; the connection cap closes the longest-idle one to admit a newcomer; a head or body that
+arrives too slowly, or a connection idle too long, is closed; running out of descriptors pauses
+accepting instead of ending it.
 """
 
 from __future__ import annotations
 
+import errno
+import ipaddress
 import json
 import os
+import queue
+import select
 import socket
+import struct
 import sys
 import threading
 import time
+from time import monotonic
 from typing import Any
 
 from .. import __version__, sigv4
 from ..errors import LambdaError
-from ..httpwire import BadRequest, Conn, Request, read_request, response
+from ..httpwire import (
+    BadRequest,
+    Conn,
+    Request,
+    TooLarge,
+    body_length,
+    parse_head,
+    read_body_capped,
+    response,
+)
+from ..limits import MAX_REQUEST_BODY_BYTES, MAX_SYNC_PAYLOAD_BYTES
 from ..models import new_uuid
 from ..settings import SERVER_FILE, Settings, read_server_file  # noqa: F401 - re-exported
 from . import function_urls
 from .pool import WarmPool
-from .rest import Router, build_request, build_response, error_response, parse_target
+from .rest import (
+    PAYLOAD_OPERATIONS,
+    Router,
+    body_cap,
+    build_request,
+    build_response,
+    error_response,
+    parse_target,
+)
 
-MAX_BODY_BYTES = 70_167_211 + 1024  # CreateFunction's body limit, with room for the envelope
 HEALTH_PATH = "/lambdactl/health"
 # Operations after which warm or provisioned environments must follow the registry.
 ENVIRONMENT_CHANGES = frozenset({
     "DeleteFunction", "PutProvisionedConcurrencyConfig", "DeleteProvisionedConcurrencyConfig",
     "PutFunctionConcurrency", "DeleteFunctionConcurrency",
 })
+# Connection limits; each is a `server.*` key of config.toml.
+HEADER_TIMEOUT_S = 10.0  # from a head's first byte (or the connection's accept) to its end
+KEEPALIVE_TIMEOUT_S = 60.0  # an idle keep-alive connection is closed after this
+BODY_TIMEOUT_S = 30.0  # a body's grace; past it a body must arrive at 1 MiB/s (httpwire)
+FD_RESERVE = 256  # descriptors left to sandboxes, the registry and logs beside the connections
+MAX_CONNECTIONS = 20_000
+ACCEPT_PAUSE_S = 0.1  # out of descriptors: accepting resumes after this
+LINGER_NEXT_MS = 5  # a worker waits this long for a keep-alive client's next request
+LINGER_BYTES = 1 << 20  # read and dropped after refusing a request, so the client sees the answer
+LINGER_S = 1.0
+_ARM = select.EPOLLIN | select.EPOLLONESHOT
+_FD_EXHAUSTED = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_bind(host: str, require_auth: bool) -> None:
+    """Serving beyond this machine needs signed requests: anyone who can reach the port could
+    otherwise create and run code."""
+    if not require_auth and not is_loopback(host):
+        raise UsageError(f"--host {host} is not a loopback address; serving other hosts needs --require-auth "
+                         "(requests SigV4-signed with a key of config.toml [server.credentials])")
+
+
+class UsageError(ValueError):
+    """A flag combination `serve` refuses (exit 252)."""
+
+
+def raise_nofile_limit() -> int:
+    """Raise RLIMIT_NOFILE's soft limit to the hard one (connections are descriptors); the new soft limit."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+    if target > soft:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        except (ValueError, OSError):
+            return soft
+    return target
+
+
+class _Client(Conn):
+    """A connection: its buffer, who it is, and (while parked) when it is closed unless it speaks."""
+
+    __slots__ = ("fd", "peer", "until", "in_head")
+
+    def __init__(self, sock: socket.socket, peer: Any, body_timeout_s: float) -> None:
+        super().__init__(sock, body_timeout_s, rcvtimeo=True)
+        self.fd = sock.fileno()
+        self.peer = peer
+        self.until = 0.0
+        self.in_head = True  # a new connection's head is due within the header timeout
 
 
 class LambdaServer:
@@ -39,6 +130,7 @@ class LambdaServer:
                  require_auth: bool = False) -> None:
         from ..cli._spec import implemented_operations
 
+        check_bind(host, require_auth)
         self.settings = settings
         self.router = Router(implemented_operations())
         self.require_auth = require_auth
@@ -62,16 +154,33 @@ class LambdaServer:
         self._listener = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
         self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._listener.bind((host, port))
-        self._listener.listen(128)
+        self._listener.listen(1024)
+        self._listener.setblocking(False)
         self.host = host
         self.port = self._listener.getsockname()[1]
+        self.header_timeout_s = float(settings.get("server.header_timeout_s", HEADER_TIMEOUT_S))
+        self.keepalive_timeout_s = float(settings.get("server.keepalive_timeout_s", KEEPALIVE_TIMEOUT_S))
+        self.body_timeout_s = float(settings.get("server.body_timeout_s", BODY_TIMEOUT_S))
+        self.max_connections = int(settings.get("server.max_connections", 0))  # 0: by the descriptor limit at start
+        seconds = max(self.body_timeout_s, 0.001)
+        self._timeval = struct.pack("ll", int(seconds), int(seconds % 1 * 1_000_000))
+        self._hosts, self._any_host = self._served_hosts(host, settings.get("server.allowed_hosts", []))
+        self._hosts_with_port = frozenset(f"{h}:{self.port}" for h in self._hosts)  # what clients send most
         self.url = f"http://{host if ':' not in host else f'[{host}]'}:{self.port}"
         # Every FunctionUrl this server prints names where it really listens (--port 0 included).
         settings.config = {**settings.config, "server": {**settings.get("server", {}), "host": host, "port": self.port}}
-        self._conns: set[socket.socket] = set()
-        self._lock = threading.Lock()
+        self._clients: dict[int, _Client] = {}  # every open connection, by descriptor
+        self._parked: dict[int, _Client] = {}  # those the selector watches, longest parked first
+        self._lock = threading.Lock()  # guards both dicts and the epoll registrations
+        self._epoll = select.epoll()
+        self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self._work: queue.SimpleQueue[_Client | None] = queue.SimpleQueue()
+        self._wlock = threading.Lock()
+        self._idle_workers = 0
+        self._workers = 0
         self._stopped = threading.Event()
         self._accept_thread: threading.Thread | None = None
+        self._fd_warned = 0.0
         from ..service import Service
         from ..service.logs import BatchingSink
 
@@ -83,7 +192,10 @@ class LambdaServer:
     # -- lifecycle ------------------------------------------------------------------------------
 
     def start(self) -> None:
-        self._accept_thread = threading.Thread(target=self._accept_loop, name="lambda-accept", daemon=True)
+        nofile = raise_nofile_limit()
+        if self.max_connections <= 0:
+            self.max_connections = max(64, min(MAX_CONNECTIONS, nofile - FD_RESERVE))
+        self._accept_thread = threading.Thread(target=self._selector_loop, name="lambda-accept", daemon=True)
         self._accept_thread.start()
         self._write_server_file()
         threading.Thread(target=self.provision, name="provision", daemon=True).start()
@@ -104,17 +216,25 @@ class LambdaServer:
             return
         self._stopped.set()
         try:
+            os.write(self._wake_w, b"x")
+        except OSError:
+            pass
+        try:
             self._listener.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
         self._listener.close()
         with self._lock:
-            conns = list(self._conns)
+            conns = list(self._clients.values())
         for c in conns:
             try:
-                c.shutdown(socket.SHUT_RDWR)
+                c.sock.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
+        with self._wlock:
+            workers = self._workers
+        for _ in range(workers):
+            self._work.put(None)
         self.pool.shutdown()
         self.leases.close()
         self.log_sink.close()
@@ -131,38 +251,332 @@ class LambdaServer:
 
     # -- connections ----------------------------------------------------------------------------
 
-    def _accept_loop(self) -> None:
-        while not self._stopped.is_set():
-            try:
-                sock, peer = self._listener.accept()
-            except OSError:
-                return
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            with self._lock:
-                self._conns.add(sock)
-            threading.Thread(target=self._serve, args=(sock, peer), daemon=True, name="lambda-conn").start()
+    @staticmethod
+    def _served_hosts(host: str, extra: Any) -> tuple[frozenset[str], bool]:
+        """The Host header values served (with and without the port is added by the caller's
+        check), and whether any is (a wildcard bind, which `check_bind` allows only with
+        --require-auth). Other names are refused: that is what defeats DNS rebinding."""
+        names = {"127.0.0.1", "localhost", "[::1]", host.lower() if ":" not in host else f"[{host.lower()}]"}
+        names.update(str(h).lower() for h in (extra if isinstance(extra, list) else [extra]) if h)
+        wildcard = host in ("0.0.0.0", "::", "")
+        return frozenset(names), wildcard
 
-    def _serve(self, sock: socket.socket, peer: Any) -> None:
-        conn = Conn(sock)
+    def host_allowed(self, host: str) -> bool:
+        """Whether a Host header names this server, or one of its function URLs under a served name."""
+        if host in self._hosts_with_port:
+            return True
+        h = host.lower()
+        if self._any_host or h in self._hosts or self._host_name(h) in self._hosts:
+            return True
+        m = function_urls.HOST_RE.match(h)
+        return m is not None and self._host_name(h[m.end():]) in self._hosts
+
+    def _host_name(self, host: str) -> str:
+        """`host` without this server's port (the port is optional, as clients send it); "" when
+        it names another port."""
+        name, sep, port = host.rpartition(":")
+        if not sep or host.endswith("]"):
+            return host
+        return name if port == str(self.port) else ""
+
+    def _selector_loop(self) -> None:
+        ep = self._epoll
+        lfd = self._listener.fileno()
+        ep.register(lfd, select.EPOLLIN)
+        ep.register(self._wake_r, select.EPOLLIN)
+        tick = max(0.01, min(1.0, self.header_timeout_s / 4, self.keepalive_timeout_s / 4))
+        resume_at = 0.0
+        next_sweep = monotonic() + tick
         try:
             while not self._stopped.is_set():
-                req = read_request(conn, MAX_BODY_BYTES)
-                if req is None:
-                    return
-                req.peer = peer
-                out = self.handle(req)
-                sock.sendall(out)
-                if not req.keep_alive:
-                    return
-        except (OSError, BadRequest):
-            return
+                events = ep.poll(min(tick, ACCEPT_PAUSE_S) if resume_at else tick)
+                for fd, _ in events:
+                    if fd == lfd:
+                        if not self._accept_all():
+                            ep.modify(lfd, 0)
+                            resume_at = monotonic() + ACCEPT_PAUSE_S
+                    elif fd == self._wake_r:
+                        os.read(self._wake_r, 64)
+                    else:
+                        self._on_readable(fd)
+                now = monotonic()
+                if resume_at and now >= resume_at and not self._stopped.is_set():
+                    resume_at = 0.0
+                    ep.modify(lfd, select.EPOLLIN)
+                if now >= next_sweep:
+                    self._sweep(now)
+                    next_sweep = now + tick
+        except OSError:
+            if not self._stopped.is_set():
+                raise
         finally:
             with self._lock:
-                self._conns.discard(sock)
+                parked = list(self._parked.values())
+                for c in parked:
+                    self._drop_locked(c)
+
+    def _accept_all(self) -> bool:
+        """Accept what the backlog holds; False when out of descriptors (accepting pauses)."""
+        for _ in range(256):  # bounded, so parked connections get their turn
             try:
-                sock.close()
+                sock, peer = self._listener.accept()
+            except BlockingIOError:
+                return True
+            except OSError as exc:
+                if exc.errno in _FD_EXHAUSTED:
+                    now = monotonic()
+                    if now - self._fd_warned > 10:
+                        self._fd_warned = now
+                        print(f"lambdactl serve: cannot accept connections ({exc.strerror}); retrying", file=sys.stderr)
+                    return False
+                if self._stopped.is_set():
+                    return True
+                continue  # that one connection failed (aborted, refused by a filter)
+            try:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                # Blocking, so a send or receive is one system call (a socket timeout would poll
+                # first), each bounded by the kernel; the selector reads with MSG_DONTWAIT.
+                sock.setblocking(True)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, self._timeval)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, self._timeval)
             except OSError:
-                pass
+                sock.close()
+                continue
+            client = _Client(sock, peer, self.body_timeout_s)
+            with self._lock:
+                if len(self._clients) >= self.max_connections:
+                    victim = next(iter(self._parked.values()), None)
+                    if victim is None:  # every connection is busy: the newcomer goes
+                        sock.close()
+                        continue
+                    self._drop_locked(victim)
+                self._clients[client.fd] = client
+                client.until = monotonic() + self.header_timeout_s
+                self._parked[client.fd] = client
+                self._epoll.register(client.fd, _ARM)
+        return True
+
+    def _drop_locked(self, c: _Client) -> None:
+        self._parked.pop(c.fd, None)
+        if self._clients.get(c.fd) is c:
+            del self._clients[c.fd]
+        try:
+            c.sock.close()
+        except OSError:
+            pass
+
+    def _close(self, c: _Client) -> None:
+        with self._lock:
+            self._drop_locked(c)
+
+    def _park(self, c: _Client, until: float) -> None:
+        """Hand a connection (back) to the selector until `until`."""
+        with self._lock:
+            if self._clients.get(c.fd) is not c or self._stopped.is_set():
+                self._drop_locked(c)
+                return
+            c.until = until
+            self._parked[c.fd] = c
+            try:
+                self._epoll.modify(c.fd, _ARM)
+            except OSError:
+                self._drop_locked(c)
+
+    def _sweep(self, now: float) -> None:
+        with self._lock:
+            expired = [c for c in self._parked.values() if c.until <= now]
+            for c in expired:
+                self._drop_locked(c)
+
+    def _on_readable(self, fd: int) -> None:
+        with self._lock:
+            c = self._parked.pop(fd, None)
+        if c is None:
+            return
+        try:
+            data = c.sock.recv(65536, socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            self._park(c, c.until)
+            return
+        except OSError:
+            self._close(c)
+            return
+        if not data:
+            self._close(c)
+            return
+        c.buf += data
+        if c.has_head():
+            self._dispatch(c)
+            return
+        if not c.in_head and c.buf.strip(b"\r\n"):
+            c.in_head = True
+            c.until = monotonic() + self.header_timeout_s
+        self._park(c, c.until)
+
+    def _dispatch(self, c: _Client) -> None:
+        with self._wlock:
+            spawn = not self._idle_workers
+            if spawn:
+                self._workers += 1
+            else:
+                self._idle_workers -= 1
+        self._work.put(c)
+        if spawn:
+            threading.Thread(target=self._worker, daemon=True, name="lambda-conn").start()
+
+    def _worker(self) -> None:
+        while True:
+            c = self._work.get()
+            if c is None:
+                return
+            try:
+                self._serve(c)
+            except Exception as exc:  # noqa: BLE001 - a worker must outlive any one connection
+                print(f"lambdactl serve: connection failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+                self._close(c)
+            with self._wlock:
+                self._idle_workers += 1
+
+    def _serve(self, c: _Client) -> None:
+        """Answer the requests `c` has buffered or sends within a moment, then park it (or close it)."""
+        try:
+            while not self._stopped.is_set():
+                try:
+                    head = c.take_head()
+                except BadRequest as exc:
+                    self._refuse(c, _bad_request(exc))
+                    return
+                if head is None:
+                    self._park(c, c.until if c.in_head else monotonic() + self.keepalive_timeout_s)
+                    return
+                c.in_head = False
+                out, keep = self._exchange(c, head)
+                if not keep:
+                    self._refuse(c, out)
+                    return
+                c.sock.sendall(out)
+                if not c.buf and not self._linger(c):
+                    return
+                if not c.has_head():
+                    if c.buf.strip(b"\r\n"):
+                        c.in_head = True
+                        self._park(c, monotonic() + self.header_timeout_s)
+                    else:
+                        self._park(c, monotonic() + self.keepalive_timeout_s)
+                    return
+        except OSError:
+            pass
+        self._close(c)
+
+    def _linger(self, c: _Client) -> bool:
+        """Wait a moment for the client's next request on this worker: a client that sends it at
+        once (an SDK's loop) skips the hops through the selector. False when `c` is closed."""
+        if c.poller is None:
+            c.poller = select.poll()
+            c.poller.register(c.fd, select.POLLIN)
+        if not c.poller.poll(LINGER_NEXT_MS):
+            return True
+        try:
+            data = c.sock.recv(65536, socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            return True
+        if not data:
+            self._close(c)
+            return False
+        c.buf += data
+        return True
+
+    def _refuse(self, c: _Client, out: bytes) -> None:
+        """Send a last answer and close, reading (and dropping) a little of what the client is
+        still sending first, so the answer reaches it instead of a reset."""
+        try:
+            c.sock.sendall(out)
+            c.sock.shutdown(socket.SHUT_WR)
+            deadline = monotonic() + LINGER_S
+            dropped = 0
+            c.sock.settimeout(LINGER_S)
+            while dropped < LINGER_BYTES and monotonic() < deadline:
+                data = c.sock.recv(65536)
+                if not data:
+                    break
+                dropped += len(data)
+        except OSError:
+            pass
+        self._close(c)
+
+    def _exchange(self, c: _Client, head: bytes) -> tuple[bytes, bool]:
+        """One request on `c`: the answer, and whether the connection may serve another."""
+        try:
+            req = parse_head(head)
+        except BadRequest as exc:
+            return _bad_request(exc), False
+        req.peer = c.peer
+        try:
+            limit = self._admit(req)
+        except LambdaError as exc:
+            # A small body is read and dropped, so the client may go on (the CLI signs its retry
+            # after a 403 challenge on the same connection); a large one is not read at all.
+            keep = req.keep_alive and self._skip_body(c, req)
+            status, headers, body = error_response(exc)
+            headers.append(("x-amzn-RequestId", new_uuid()))
+            return response(status, body, headers, close=not keep), keep
+        try:
+            req.body = read_body_capped(c, req, limit)
+        except TooLarge:
+            return self._too_large(req, limit), False
+        except BadRequest as exc:
+            return _bad_request(exc), False
+        return self.handle(req), req.keep_alive
+
+    @staticmethod
+    def _skip_body(c: _Client, req: Request) -> bool:
+        """Read and drop a refused request's body when it is small; whether that was done."""
+        if "expect" in req.headers:
+            return False
+        try:
+            n = body_length(req)
+            if n is None or n > MAX_REQUEST_BODY_BYTES:
+                return False
+            read_body_capped(c, req, n)
+        except (BadRequest, OSError):
+            return False
+        return True
+
+    def _admit(self, req: Request) -> int:
+        """What the head alone decides: a served Host, no foreign Origin on the control plane, a
+        signature that can be right (with --require-auth), a known operation; the body cap."""
+        host = req.headers.get("host", "")
+        if not self.host_allowed(host):
+            raise LambdaError("AccessDeniedException", f"Host {host!r} is not served here: use the address the server listens on.", 403)
+        if function_urls.match(req) is not None:
+            return MAX_SYNC_PAYLOAD_BYTES
+        origin = req.headers.get("origin")
+        if origin is not None and origin.lower() != f"http://{host.lower()}":
+            raise LambdaError("AccessDeniedException", f"Requests from the web origin {origin!r} are refused.", 403)
+        path, query = parse_target(req.target)
+        if path.startswith("/lambdactl/"):
+            return MAX_REQUEST_BODY_BYTES
+        if self.require_auth:
+            try:
+                sigv4.verify(req.method, req.target, req.headers, None, self.keys)
+            except sigv4.SignatureError as exc:
+                raise LambdaError(exc.code, exc.message, exc.status) from None
+        matched = self.router.match(req.method, path, query)
+        if matched is None:
+            raise LambdaError("UnknownOperationException", f"Unknown operation {req.method} {path}", 404)
+        req.ctx = matched
+        return body_cap(matched[0].op)
+
+    def _too_large(self, req: Request, limit: int) -> bytes:
+        if function_urls.match(req) is not None:
+            return function_urls.too_large(new_uuid())
+        op = req.ctx[0].op if isinstance(req.ctx, tuple) else "lambdactl"
+        # Lambda's words: an invoke's payload is RequestTooLarge, any other body RequestEntityTooLarge.
+        code = "RequestTooLargeException" if op in PAYLOAD_OPERATIONS else "RequestEntityTooLargeException"
+        exc = LambdaError(code, f"Request must be smaller than {limit} bytes for the {'InvokeFunction' if op == 'Invoke' else op} operation", 413)
+        status, headers, body = error_response(exc)
+        headers.append(("x-amzn-RequestId", new_uuid()))
+        return response(status, body, headers, close=True)
 
     def service(self) -> Any:
         svc = getattr(self._local, "svc", None)
@@ -193,12 +607,10 @@ class LambdaServer:
                     sigv4.verify(req.method, req.target, req.headers, req.body, self.keys)
                 except sigv4.SignatureError as exc:
                     raise LambdaError(exc.code, exc.message, exc.status) from None
-            matched = self.router.match(req.method, path, query)
+            matched = req.ctx if isinstance(req.ctx, tuple) else self.router.match(req.method, path, query)
             if matched is None:
                 raise LambdaError("UnknownOperationException", f"Unknown operation {req.method} {path}", 404)
             route, params = matched
-            if req.truncated:
-                raise LambdaError("RequestEntityTooLargeException", "Request must be smaller than 70167211 bytes for the operation", 413)
             request = build_request(route, params, query, req.headers, req.body)
             result = self.service().call(route.op, request)
             if route.op in ENVIRONMENT_CHANGES:
@@ -275,3 +687,8 @@ class LambdaServer:
                         break
                     return response(200, data, [("Content-Type", "application/zip")], close=not keep)
         return response(404, b'{"message":"Not Found"}', [("x-amzn-ErrorType", "ResourceNotFoundException")], close=not keep)
+
+
+def _bad_request(exc: BadRequest) -> bytes:
+    """The answer to a request that is not HTTP as RFC 9112 allows (the connection then closes)."""
+    return response(exc.status, json.dumps({"message": str(exc)}).encode(), close=True)

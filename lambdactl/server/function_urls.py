@@ -25,7 +25,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 from .. import sigv4
 from ..errors import LambdaError
-from ..httpwire import Request, response
+from ..httpwire import Request, response, valid_header
+from ..limits import MAX_SYNC_PAYLOAD_BYTES
 
 if TYPE_CHECKING:
     from .core import LambdaServer
@@ -37,6 +38,8 @@ URL_ID_RE = re.compile(r"[a-z0-9]{32}")
 # are not UTF-8) as base64 with isBase64Encoded, as on AWS.
 TEXT_TYPE_MARKERS = ("text/", "json", "xml", "javascript")
 DROPPED_HEADERS = ("connection", "cookie")
+# A function's own framing headers are dropped: the server frames the body it sends itself.
+FRAMING_HEADERS = frozenset({"content-length", "transfer-encoding", "connection"})
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 Headers = list[tuple[str, str]]
 
@@ -80,8 +83,6 @@ def handle(server: LambdaServer, req: Request, url_id: str, target: str, request
         return response(200, b"", _cors_headers(cors, origin, preflight=True) + [("x-amzn-RequestId", request_id)], close=close)
     try:
         caller = _authorize(server, svc, req, config)
-        if req.truncated:
-            raise _Refusal(413, "Request must be smaller than 6291456 bytes for the InvokeFunction operation", "RequestTooLargeException")
         event = build_event(req, url_id, target, _domain(svc, url_id, req), caller, request_id, server.port,
                             svc.account_id)
         status, headers, body = _invoke(svc, config, event)
@@ -91,6 +92,12 @@ def handle(server: LambdaServer, req: Request, url_id: str, target: str, request
         headers += _cors_headers(cors, origin, preflight=False)
     headers.append(("x-amzn-RequestId", request_id))
     return response(status, b"" if req.method == "HEAD" else body, headers, close=close)
+
+
+def too_large(request_id: str) -> bytes:
+    """The answer to a request body over the invoke payload cap (the connection then closes)."""
+    return _message(413, f"Request must be smaller than {MAX_SYNC_PAYLOAD_BYTES} bytes for the InvokeFunction operation",
+                    request_id, True, "RequestTooLargeException")
 
 
 def _message(status: int, message: str | None, request_id: str, close: bool, error_type: str | None = None) -> bytes:
@@ -231,15 +238,29 @@ def _invoke(svc: Any, config: dict[str, Any], event: dict[str, Any]) -> tuple[in
         raise _Refusal(502, "Internal Server Error")
     try:
         return to_http(bytes(result.get("Payload") or b""))
-    except (ValueError, TypeError, binascii.Error):
+    except (ValueError, TypeError, AttributeError, binascii.Error):
         raise _Refusal(502, "Internal Server Error") from None
 
 
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
 def _safe(value: Any) -> str:
-    text = value if isinstance(value, str) else json.dumps(value)
-    if "\r" in text or "\n" in text:
-        raise ValueError("header with a line break")
+    text = _text(value)
+    if not valid_header("x", text):
+        raise ValueError("header value with a line break or control character")
     return text
+
+
+def _add_header(headers: Headers, name: Any, value: Any) -> None:
+    """Append one of the function's headers: a non-token name or a value with CR, LF, NUL or
+    another control makes the response malformed (502); framing headers are dropped."""
+    name, value = _text(name), _text(value)
+    if not valid_header(name, value):
+        raise ValueError(f"malformed response header {name!r}")
+    if name.lower() not in FRAMING_HEADERS:
+        headers.append((name, value))
 
 
 def to_http(payload: bytes) -> tuple[int, Headers, bytes]:
@@ -263,10 +284,10 @@ def to_http(payload: bytes) -> tuple[int, Headers, bytes]:
         raise ValueError("statusCode out of range")
     headers: Headers = []
     for name, value in (doc.get("headers") or {}).items():
-        headers.append((_safe(name), _safe(value)))
+        _add_header(headers, name, value)
     for name, values in (doc.get("multiValueHeaders") or {}).items():
         for value in values if isinstance(values, list) else [values]:
-            headers.append((_safe(name), _safe(value)))
+            _add_header(headers, name, value)
     for cookie in doc.get("cookies") or []:
         headers.append(("Set-Cookie", _safe(cookie)))
     if not any(k.lower() == "content-type" for k, _ in headers):

@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, unquote
 from .._jsontext import dumps_ascii, loads
 from ..api_model import operation
 from ..errors import LambdaError
+from ..limits import MAX_CREATE_BODY_BYTES, MAX_REQUEST_BODY_BYTES, MAX_SYNC_PAYLOAD_BYTES
 
 try:
     from orjson import dumps as _dumps
@@ -26,6 +27,20 @@ try:
             return dumps_ascii(obj)
 except ModuleNotFoundError:  # pragma: no cover
     dumps = dumps_ascii
+
+
+# Request body caps: code and layers travel base64 in a JSON body; an invoke carries its payload.
+UPLOAD_OPERATIONS = frozenset({"CreateFunction", "UpdateFunctionCode", "PublishLayerVersion"})
+PAYLOAD_OPERATIONS = frozenset({"Invoke", "InvokeWithResponseStream", "InvokeAsync"})
+
+
+def body_cap(op: str) -> int:
+    """The largest request body operation `op` accepts (Lambda's 413 beyond)."""
+    if op in UPLOAD_OPERATIONS:
+        return MAX_CREATE_BODY_BYTES
+    if op in PAYLOAD_OPERATIONS:
+        return MAX_SYNC_PAYLOAD_BYTES
+    return MAX_REQUEST_BODY_BYTES
 
 
 class Route:
@@ -182,4 +197,4 @@ def error_response(exc: LambdaError) -> tuple[int, list[tuple[str, str]], bytes]
 
 def parse_target(target: str) -> tuple[str, dict[str, list[str]]]:
     path, _, qs = target.partition("?")
-    return path, parse_qs(qs, keep_blank_values=True)
+    return path, parse_qs(qs, keep_blank_values=True) if qs else {}
