@@ -16,9 +16,9 @@ from ..models import ALIAS_NAME_RE
 from ._validate import Validator
 from .functions import (
     LATEST,
-    _decode_marker,
-    _encode_marker,
     arn,
+    decode_marker,
+    encode_marker,
     load_version,
     new_revision,
     resolve_function_name,
@@ -202,9 +202,9 @@ def delete_alias(svc: Service, req: dict[str, Any]) -> dict[str, Any]:
         load_version(svc, function, LATEST)
         svc.conn.execute("DELETE FROM aliases WHERE function = ? AND name = ?", (function, name))
         svc.conn.execute("DELETE FROM policies WHERE function = ? AND qualifier = ?", (function, name))
-        from .concurrency import _delete_function_configs
+        from .concurrency import delete_function_configs
 
-        _delete_function_configs(svc, function, name)
+        delete_function_configs(svc, function, name)
     return {}
 
 
@@ -218,7 +218,7 @@ def list_aliases(svc: Service, req: dict[str, Any]) -> dict[str, Any]:
     function, _ = resolve_function_name(svc, req["FunctionName"], allow_qualifier=False)
     load_version(svc, function, LATEST)
     page = min(max_items or limits.LIST_FUNCTIONS_PAGE, limits.LIST_FUNCTIONS_PAGE)
-    start = _decode_marker(marker)
+    start = decode_marker(marker)
     clauses, params = ["function = ?"], [function]
     if version is not None:
         clauses.append("function_version = ?")
@@ -233,7 +233,7 @@ def list_aliases(svc: Service, req: dict[str, Any]) -> dict[str, Any]:
     ).fetchall()
     out: dict[str, Any] = {"Aliases": [_shape(svc, function, r[0], tuple(r[1:])) for r in rows[:page]]}  # type: ignore[arg-type]
     if len(rows) > page:
-        out["NextMarker"] = _encode_marker(rows[page - 1][0], 0)
+        out["NextMarker"] = encode_marker(rows[page - 1][0], 0)
     return out
 
 

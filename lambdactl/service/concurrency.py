@@ -486,7 +486,7 @@ def lease(svc: Service, function_name: str) -> Iterator[str]:
 # Cleanup when a function goes
 
 
-def _delete_function_configs(svc: Service, name: str, qualifier: str | None = None) -> None:
+def delete_function_configs(svc: Service, name: str, qualifier: str | None = None) -> None:
     """Drop the concurrency, async and URL configuration of a function (or of one qualifier).
 
     Runs inside delete-function's write transaction; the reservation goes with the functions row.

@@ -125,7 +125,7 @@ def load_version(svc: Service, name: str, version: str, conn: sqlite3.Connection
         "SELECT config FROM versions WHERE function = ? AND version = ?", (name, version)
     ).fetchone()
     if row is None:
-        qualified = arn(svc, name, version if version != LATEST or _exists(c, name) else None)
+        qualified = arn(svc, name, version if version != LATEST or function_exists(c, name) else None)
         if version == LATEST:
             qualified = arn(svc, name)
         raise not_found(f"Function not found: {qualified}")
@@ -133,7 +133,7 @@ def load_version(svc: Service, name: str, version: str, conn: sqlite3.Connection
     return stored
 
 
-def _exists(conn: sqlite3.Connection, name: str) -> bool:
+def function_exists(conn: sqlite3.Connection, name: str) -> bool:
     return conn.execute("SELECT 1 FROM functions WHERE name = ?", (name,)).fetchone() is not None
 
 
@@ -473,7 +473,7 @@ def sha_b64(sha_hex: str) -> str:
     return base64.b64encode(bytes.fromhex(sha_hex)).decode("ascii")
 
 
-def _store_code(svc: Service, data: bytes, sha_hex: str) -> None:
+def store_code(svc: Service, data: bytes, sha_hex: str) -> None:
     from ..registry import blobs
 
     used = svc.conn.execute("SELECT COALESCE(SUM(code_size), 0) FROM versions").fetchone()[0]
@@ -532,7 +532,7 @@ def _check_revision(svc: Service, stored: dict[str, Any], given: str | None) -> 
     check_revision(given, stored.get("RevisionId"))
 
 
-def _code_sha_hex(stored: dict[str, Any]) -> str:
+def code_sha_hex(stored: dict[str, Any]) -> str:
     import binascii  # not base64: this runs on every invoke, base64 costs an import
 
     return binascii.a2b_base64(stored["CodeSha256"]).hex()
@@ -604,9 +604,9 @@ def create_function(svc: Service, req: dict[str, Any]) -> dict[str, Any]:
     from ..registry.db import write_transaction
 
     with write_transaction(svc.conn):
-        if _exists(svc.conn, name):
+        if function_exists(svc.conn, name):
             raise conflict(f"Function already exist: {name}")
-        _store_code(svc, data, sha_hex)
+        store_code(svc, data, sha_hex)
         svc.conn.execute(
             "INSERT INTO functions (name, created, tags, next_version) VALUES (?, ?, ?, 1)",
             (name, now, json.dumps(tags or {})),
@@ -663,7 +663,7 @@ def get_function(svc: Service, req: dict[str, Any]) -> dict[str, Any]:
         "Code": (
             {"RepositoryType": "Directory", "Location": stored["_CodeDir"]}
             if "_CodeDir" in stored and svc.host_paths
-            else {"RepositoryType": "S3", "Location": code_location(svc, _code_sha_hex(stored))}
+            else {"RepositoryType": "S3", "Location": code_location(svc, code_sha_hex(stored))}
         ),
     }
     tags = json.loads(row[0]) if row else {}
@@ -683,7 +683,7 @@ def code_location(svc: Service, sha_hex: str, kind: str = "code") -> str:
     return presigned_url(svc, path)
 
 
-def _decode_marker(marker: str | None) -> tuple[str, int] | None:
+def decode_marker(marker: str | None) -> tuple[str, int] | None:
     import base64
 
     if marker is None:
@@ -695,7 +695,7 @@ def _decode_marker(marker: str | None) -> tuple[str, int] | None:
         raise invalid(f"Invalid marker: {marker}") from None
 
 
-def _encode_marker(name: str, num: int) -> str:
+def encode_marker(name: str, num: int) -> str:
     import base64
 
     return base64.urlsafe_b64encode(f"{name}\x00{num}".encode()).decode()
@@ -733,7 +733,7 @@ def _functions_page(svc: Service, req: dict[str, Any]) -> tuple[list[tuple[str, 
     v.string("MasterRegion", pattern=_re.compile(r"ALL|[a-z]{2}(-gov)?-[a-z]+-\d{1}"))
     v.check()
     page = min(max_items or limits.LIST_FUNCTIONS_PAGE, limits.LIST_FUNCTIONS_PAGE)
-    start = _decode_marker(marker)
+    start = decode_marker(marker)
     # Keyset pagination on an index, so every page costs the same however deep it is.
     if fv == "ALL":
         where, params = "", []
@@ -751,7 +751,7 @@ def _functions_page(svc: Service, req: dict[str, Any]) -> tuple[list[tuple[str, 
         f"SELECT function, version_num, version, config, listing FROM versions {where} ORDER BY {order} LIMIT ?",
         (*params, page + 1),
     ).fetchall()
-    next_marker = _encode_marker(rows[page - 1][0], rows[page - 1][1]) if len(rows) > page else None
+    next_marker = encode_marker(rows[page - 1][0], rows[page - 1][1]) if len(rows) > page else None
     return [(r[0], r[2], r[3], r[4]) for r in rows[:page]], fv == "ALL", next_marker
 
 
@@ -779,8 +779,8 @@ def update_function_code(svc: Service, req: dict[str, Any]) -> dict[str, Any]:
     with write_transaction(svc.conn):
         stored = load_version(svc, name, LATEST)
         _check_revision(svc, stored, revision)
-        old_sha = _code_sha_hex(stored)
-        _store_code(svc, data, sha_hex)
+        old_sha = code_sha_hex(stored)
+        store_code(svc, data, sha_hex)
         stored.update(
             CodeSha256=sha_b64(sha_hex),
             CodeSize=len(data),
@@ -837,7 +837,7 @@ def update_function_configuration(svc: Service, req: dict[str, Any]) -> dict[str
             stored["RuntimeVersionConfig"] = {"RuntimeVersionArn": runtime_version_arn(svc, changes["Runtime"])}
         stored["LastModified"] = timestamp(svc.clock())
         stored["RevisionId"] = new_revision()
-        save_version(svc, name, LATEST, stored, _code_sha_hex(stored))
+        save_version(svc, name, LATEST, stored, code_sha_hex(stored))
     return _updating(render_configuration(svc, stored))
 
 
@@ -866,18 +866,18 @@ def delete_function(svc: Service, req: dict[str, Any]) -> dict[str, Any]:
             ).fetchall()
             svc.conn.execute("DELETE FROM versions WHERE function = ? AND version = ?", (name, qualifier))
             svc.conn.execute("DELETE FROM policies WHERE function = ? AND qualifier = ?", (name, qualifier))
-            from .concurrency import _delete_function_configs
+            from .concurrency import delete_function_configs
 
-            _delete_function_configs(svc, name, qualifier)
+            delete_function_configs(svc, name, qualifier)
         else:
-            if not _exists(svc.conn, name):
+            if not function_exists(svc.conn, name):
                 raise not_found(f"Function not found: {arn(svc, name)}")
             gone = svc.conn.execute("SELECT code_sha, config FROM versions WHERE function = ?", (name,)).fetchall()
             for table in ("aliases", "policies"):
                 svc.conn.execute(f"DELETE FROM {table} WHERE function = ?", (name,))
-            from .concurrency import _delete_function_configs
+            from .concurrency import delete_function_configs
 
-            _delete_function_configs(svc, name)
+            delete_function_configs(svc, name)
             svc.conn.execute("DELETE FROM versions WHERE function = ?", (name,))
             svc.conn.execute("DELETE FROM functions WHERE name = ?", (name,))
         collect_code_blobs(svc, {sha for sha, _ in gone})

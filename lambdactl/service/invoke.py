@@ -19,7 +19,7 @@ from .. import limits
 from ..errors import LambdaError, invalid
 from ..models import new_uuid
 from ._validate import Validator
-from .functions import LATEST, _code_sha_hex, arn, resolve_function_name, resolve_version
+from .functions import LATEST, arn, code_sha_hex, resolve_function_name, resolve_version
 from .logs import log_group_of
 
 TYPE_CHECKING = False
@@ -128,7 +128,7 @@ def code_root(svc: Service, stored: dict[str, Any]) -> Path:
     from ..registry import blobs
     from ..runtime.codecache import ensure_extracted
 
-    sha = _code_sha_hex(stored)
+    sha = code_sha_hex(stored)
     return ensure_extracted(svc.settings.cache_dir / "code", sha, blobs.path_of(svc.settings.code_dir, sha))
 
 

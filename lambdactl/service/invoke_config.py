@@ -16,7 +16,7 @@ from ..errors import LambdaError, invalid, not_found
 from ..registry.db import write_transaction
 from ._configs import list_options, page, require_target
 from ._validate import Validator
-from .functions import LATEST, _exists, arn, resolve_function_name
+from .functions import LATEST, arn, function_exists, resolve_function_name
 
 if TYPE_CHECKING:
     from . import Service
@@ -87,7 +87,7 @@ def _check_destinations(svc: Service, name: str, destinations: dict[str, dict[st
             target_name = parts[6] if len(parts) > 6 and parts[5] == "function" else ""
             if target_name == name:
                 raise invalid("You can't specify the function as a destination for itself.")
-            if (parts[3], parts[4]) != (svc.region, svc.account_id) or not _exists(svc.conn, target_name):
+            if (parts[3], parts[4]) != (svc.region, svc.account_id) or not function_exists(svc.conn, target_name):
                 raise invalid(f"The destination ARN {dest} is invalid.")
     if refused:
         shown = {
@@ -182,7 +182,7 @@ def list_function_event_invoke_configs(svc: Service, req: dict[str, Any]) -> dic
     v.string("FunctionName", required=True)
     v.check()
     name, _ = resolve_function_name(svc, req.get("FunctionName"))
-    if not _exists(svc.conn, name):
+    if not function_exists(svc.conn, name):
         raise not_found(NO_FUNCTION)
     rows = svc.conn.execute(
         "SELECT qualifier, config, last_modified FROM event_invoke_configs WHERE function = ?", (name,)

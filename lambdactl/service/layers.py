@@ -15,10 +15,10 @@ from ..errors import LambdaError, check_revision, conflict, invalid, not_found
 from ..models import ARCHITECTURES, LAYER_NAME_RE, ORG_ID_RE, RUNTIME_ENUM, layer_arn, timestamp
 from ._validate import Validator
 from .functions import (
-    _decode_marker,
-    _encode_marker,
     check_code_zip,
     code_location,
+    decode_marker,
+    encode_marker,
     new_revision,
     sha_b64,
 )
@@ -178,7 +178,7 @@ def list_layer_versions(svc: Service, req: dict[str, Any]) -> dict[str, Any]:
     max_items = v.integer("MaxItems", minimum=1, maximum=limits.MAX_SMALL_LIST_ITEMS)
     v.check()
     page = max_items or limits.MAX_SMALL_LIST_ITEMS
-    start = _decode_marker(marker)
+    start = decode_marker(marker)
     before = start[1] if start is not None else 2**62
     rows = svc.conn.execute(
         f"SELECT {COLUMNS} FROM layer_versions WHERE layer = ? AND deleted = 0 AND version < ? ORDER BY version DESC",
@@ -187,7 +187,7 @@ def list_layer_versions(svc: Service, req: dict[str, Any]) -> dict[str, Any]:
     matching = [tuple(r) for r in rows if _matches(tuple(r), runtime, arch)]
     out: dict[str, Any] = {"LayerVersions": [_shape(svc, name, r, content=False) for r in matching[:page]]}
     if len(matching) > page:
-        out["NextMarker"] = _encode_marker(name, matching[page - 1][0])
+        out["NextMarker"] = encode_marker(name, matching[page - 1][0])
     return out
 
 
@@ -198,7 +198,7 @@ def list_layers(svc: Service, req: dict[str, Any]) -> dict[str, Any]:
     max_items = v.integer("MaxItems", minimum=1, maximum=limits.MAX_SMALL_LIST_ITEMS)
     v.check()
     page = max_items or limits.MAX_SMALL_LIST_ITEMS
-    start = _decode_marker(marker)
+    start = decode_marker(marker)
     items: list[dict[str, Any]] = []
     names = svc.conn.execute(
         "SELECT name FROM layers WHERE name > ? ORDER BY name", (start[0] if start else "",)
@@ -221,7 +221,7 @@ def list_layers(svc: Service, req: dict[str, Any]) -> dict[str, Any]:
         })
     out: dict[str, Any] = {"Layers": items}
     if more:
-        out["NextMarker"] = _encode_marker(items[-1]["LayerName"], 0)
+        out["NextMarker"] = encode_marker(items[-1]["LayerName"], 0)
     return out
 
 

@@ -64,9 +64,9 @@ def _renew_revision(svc: Service, name: str, key: str) -> str:
         version = key or LATEST
         stored = load_version(svc, name, version)
         stored["RevisionId"] = revision
-        from .functions import _code_sha_hex
+        from .functions import code_sha_hex
 
-        save_version(svc, name, version, stored, _code_sha_hex(stored))
+        save_version(svc, name, version, stored, code_sha_hex(stored))
     else:
         svc.conn.execute("UPDATE aliases SET revision_id = ? WHERE function = ? AND name = ?", (revision, name, key))
     return revision

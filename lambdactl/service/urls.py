@@ -22,7 +22,7 @@ from ..errors import LambdaError, conflict, not_found
 from ..registry.db import write_transaction
 from ._configs import list_options, page, require_target
 from ._validate import Validator
-from .functions import _exists, arn, resolve_function_name
+from .functions import arn, function_exists, resolve_function_name
 
 if TYPE_CHECKING:
     from . import Service
@@ -119,7 +119,7 @@ def _settings(v: Validator, *, creating: bool) -> dict[str, Any]:
 
 def _check_exists(svc: Service, name: str, qualifier: str | None) -> None:
     """Create and update need the function, and the alias when one is named."""
-    if not _exists(svc.conn, name):
+    if not function_exists(svc.conn, name):
         raise not_found(NO_FUNCTION)
     if qualifier is not None:
         require_target(svc, name, qualifier, NO_FUNCTION)
@@ -246,7 +246,7 @@ def list_function_url_configs(svc: Service, req: dict[str, Any]) -> dict[str, An
              pattern=URL_FUNCTION_NAME_RE)
     v.check()
     name, _ = resolve_function_name(svc, req.get("FunctionName"), max_len=limits.MAX_FUNCTION_ARN_CHARS_CREATE)
-    if not _exists(svc.conn, name):
+    if not function_exists(svc.conn, name):
         raise not_found(NO_FUNCTION)
     rows = svc.conn.execute(f"SELECT {_COLUMNS} FROM url_configs WHERE function = ?", (name,)).fetchall()
     # The unqualified URL sorts first, as $LATEST does among qualifiers.

@@ -14,9 +14,9 @@ from ..errors import check_revision, invalid
 from ._validate import Validator
 from .functions import (
     LATEST,
-    _code_sha_hex,
-    _decode_marker,
-    _encode_marker,
+    code_sha_hex,
+    decode_marker,
+    encode_marker,
     load_version,
     new_revision,
     render_configuration,
@@ -43,11 +43,11 @@ def publish_locked(svc: Service, name: str, description: str | None) -> dict[str
     latest = load_version(svc, name, LATEST)
     if "_CodeDir" in latest:
         from .codedir import snapshot
-        from .functions import _store_code, check_code_zip, sha_b64
+        from .functions import check_code_zip, sha_b64, store_code
 
         data = snapshot(latest["_CodeDir"])
         sha_hex, unzipped = check_code_zip(data)
-        _store_code(svc, data, sha_hex)
+        store_code(svc, data, sha_hex)
         latest = {k: v for k, v in latest.items() if k != "_CodeDir"}
         latest.update(CodeSha256=sha_b64(sha_hex), CodeSize=len(data), _UnzippedSize=unzipped)
     row = svc.conn.execute(
@@ -64,7 +64,7 @@ def publish_locked(svc: Service, name: str, description: str | None) -> dict[str
     version["RevisionId"] = new_revision()
     if description is not None:
         version["Description"] = description
-    save_version(svc, name, str(number), version, _code_sha_hex(latest))
+    save_version(svc, name, str(number), version, code_sha_hex(latest))
     svc.conn.execute("UPDATE functions SET next_version = ? WHERE name = ?", (number + 1, name))
     return version
 
@@ -102,7 +102,7 @@ def list_versions_by_function(svc: Service, req: dict[str, Any]) -> dict[str, An
     name, _ = resolve_function_name(svc, req["FunctionName"], allow_qualifier=False)
     load_version(svc, name, LATEST)  # 404 for an unknown function
     page = min(max_items or limits.LIST_FUNCTIONS_PAGE, limits.LIST_FUNCTIONS_PAGE)
-    start = _decode_marker(marker)
+    start = decode_marker(marker)
     after = start[1] if start is not None else -1
     rows = svc.conn.execute(
         "SELECT version_num, version, config FROM versions WHERE function = ? AND version_num > ? "
@@ -114,5 +114,5 @@ def list_versions_by_function(svc: Service, req: dict[str, Any]) -> dict[str, An
     items = listing_items(svc, ((cfg, ver) for _, ver, cfg in rows[:page]))
     out: dict[str, Any] = {"Versions": items}
     if len(rows) > page:
-        out["NextMarker"] = _encode_marker(name, rows[page - 1][0])
+        out["NextMarker"] = encode_marker(name, rows[page - 1][0])
     return out
