@@ -71,14 +71,16 @@ def main() -> int:
         svc.call("Invoke", {"FunctionName": "f"})
         plain_direct = median_ms(lambda: svc.call("Invoke", {"FunctionName": "f"}), args.runs)
         alias_direct = median_ms(lambda: svc.call("Invoke", {"FunctionName": "f", "Qualifier": "live"}), args.runs)
-        svc.environments = WarmPool()  # type: ignore[attr-defined]
+        pool = WarmPool()
+        svc = svc.sibling()
+        svc.environments = pool  # a service lent a warm pool, as `serve` lends one
         try:
             svc.call("Invoke", {"FunctionName": "f"})
             svc.call("Invoke", {"FunctionName": "f", "Qualifier": "live"})
             plain_warm = median_ms(lambda: svc.call("Invoke", {"FunctionName": "f"}), args.runs * 10)
             alias_warm = median_ms(lambda: svc.call("Invoke", {"FunctionName": "f", "Qualifier": "live"}), args.runs * 10)
         finally:
-            svc.environments.shutdown()  # type: ignore[attr-defined]
+            pool.shutdown()
     rows = [
         ("resolve + spec, first use of alias with 5 layers (extract + merge)", first, None),
         ("resolve + spec, $LATEST, no layers", plain_prep, None),

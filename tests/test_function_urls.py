@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from lambdactl.errors import LambdaError
-from lambdactl.server import function_urls
+from lambdactl.service import function_urls
 
 from .conftest import ACCESS_KEY, SECRET_KEY, boto_lambda
 from .helpers import ROLE, make_zip, run_cli

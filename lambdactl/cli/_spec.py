@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from ..api_model import NAMES, operation
+from ..api_model import operation
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -261,9 +261,9 @@ def build_command(op_name: str) -> CommandSpec:
 
 
 def implemented_operations() -> list[str]:
-    from ..service import OPERATIONS
+    from ..protocol import implemented_operations as implemented
 
-    return [name for name in NAMES if name in OPERATIONS]
+    return implemented()
 
 
 _BY_CLI_NAME: dict[str, str] | None = None

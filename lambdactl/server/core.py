@@ -4,8 +4,9 @@ Connections are parked in one epoll selector thread while idle or while their he
 connection whose head is complete goes to a worker thread, which checks what can be checked from
 the head (Host, Origin, the signature's head, the operation's body cap), reads the body, answers,
 and serves the next request at once if it is already buffered, else parks the connection again.
-REST API calls are routed through `rest` to a per-worker `Service` (SQLite connections are not
-shared between threads) whose invocations draw on one shared `WarmPool`. Writes `server.json` in
+REST API calls are routed and translated by `protocol.rest_json` and answered by a per-worker
+`Service` (SQLite connections are not shared between threads), lent the server's one `WarmPool`,
+lease cache, log sink and keychain; the server holds no business rule of its own. Writes `server.json` in
 the home so the CLI can find it, and on stop shuts every environment down and removes the file.
 
 Why this shape: thousands of idle keep-alive connections cost one dict entry each, not a parked
@@ -42,27 +43,22 @@ from ..httpwire import (
     read_body_capped,
     response,
 )
-from ..limits import MAX_REQUEST_BODY_BYTES, MAX_SYNC_PAYLOAD_BYTES
+from ..limits import MAX_REQUEST_BODY_BYTES
 from ..models import new_uuid
+from ..protocol.rest_json import (
+    Router,
+    body_cap,
+    decode_request,
+    encode_error,
+    encode_response,
+    parse_target,
+    too_large,
+)
 from ..settings import SERVER_FILE, Settings, read_server_file  # noqa: F401 - re-exported
 from . import function_urls
 from .pool import WarmPool
-from .rest import (
-    PAYLOAD_OPERATIONS,
-    Router,
-    body_cap,
-    build_request,
-    build_response,
-    error_response,
-    parse_target,
-)
 
 HEALTH_PATH = "/lambdactl/health"
-# Operations after which warm or provisioned environments must follow the registry.
-ENVIRONMENT_CHANGES = frozenset({
-    "DeleteFunction", "PutProvisionedConcurrencyConfig", "DeleteProvisionedConcurrencyConfig",
-    "PutFunctionConcurrency", "DeleteFunctionConcurrency",
-})
 # Connection limits; each is a `server.*` key of config.toml.
 HEADER_TIMEOUT_S = 10.0  # from a head's first byte (or the connection's accept) to its end
 KEEPALIVE_TIMEOUT_S = 60.0  # an idle keep-alive connection is closed after this
@@ -128,11 +124,9 @@ class _Client(Conn):
 class LambdaServer:
     def __init__(self, settings: Settings, host: str = "127.0.0.1", port: int = 9001, *, idle_timeout_s: float | None = None,
                  require_auth: bool = False) -> None:
-        from ..cli._spec import implemented_operations
-
         check_bind(host, require_auth)
         self.settings = settings
-        self.router = Router(implemented_operations())
+        self.router = Router()
         self.require_auth = require_auth
         self.credentials = sigv4.credentials(settings.get("server.credentials"))  # ValueError if malformed
         if require_auth and not self.credentials:
@@ -198,10 +192,20 @@ class LambdaServer:
         self._accept_thread = threading.Thread(target=self._selector_loop, name="lambda-accept", daemon=True)
         self._accept_thread.start()
         self._write_server_file()
-        threading.Thread(target=self.provision, name="provision", daemon=True).start()
+        threading.Thread(target=self._in_own_service, args=("lambdactl:Provision",), name="provision", daemon=True).start()
         from ..service import Service, storage
 
         threading.Thread(target=storage.at_serve_start, args=(Service(self.settings),), name="storage-sweep", daemon=True).start()
+
+    def _in_own_service(self, op: str) -> None:
+        """Call `op` from a thread of its own, with a service of its own."""
+        svc = self.new_service()
+        try:
+            svc.call(op, {})
+        except Exception as exc:  # noqa: BLE001 - a background start-up task reports, never kills the server
+            print(f"lambdactl serve: {op}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        finally:
+            svc.close()
 
     def _write_server_file(self) -> None:
         from ..settings import ensure_home, write_private
@@ -517,7 +521,7 @@ class LambdaServer:
             # A small body is read and dropped, so the client may go on (the CLI signs its retry
             # after a 403 challenge on the same connection); a large one is not read at all.
             keep = req.keep_alive and self._skip_body(c, req)
-            status, headers, body = error_response(exc)
+            status, headers, body = encode_error(exc)
             headers.append(("x-amzn-RequestId", new_uuid()))
             return response(status, body, headers, close=not keep), keep
         try:
@@ -549,7 +553,7 @@ class LambdaServer:
         if not self.host_allowed(host):
             raise LambdaError("AccessDeniedException", f"Host {host!r} is not served here: use the address the server listens on.", 403)
         if function_urls.match(req) is not None:
-            return MAX_SYNC_PAYLOAD_BYTES
+            return body_cap("Invoke")
         origin = req.headers.get("origin")
         if origin is not None and origin.lower() != f"http://{host.lower()}":
             raise LambdaError("AccessDeniedException", f"Requests from the web origin {origin!r} are refused.", 403)
@@ -569,25 +573,24 @@ class LambdaServer:
 
     def _too_large(self, req: Request, limit: int) -> bytes:
         if function_urls.match(req) is not None:
-            return function_urls.too_large(new_uuid())
+            return function_urls.too_large(too_large("Invoke", limit), new_uuid())
         op = req.ctx[0].op if isinstance(req.ctx, tuple) else "lambdactl"
-        # Lambda's words: an invoke's payload is RequestTooLarge, any other body RequestEntityTooLarge.
-        code = "RequestTooLargeException" if op in PAYLOAD_OPERATIONS else "RequestEntityTooLargeException"
-        exc = LambdaError(code, f"Request must be smaller than {limit} bytes for the {'InvokeFunction' if op == 'Invoke' else op} operation", 413)
-        status, headers, body = error_response(exc)
+        status, headers, body = encode_error(too_large(op, limit))
         headers.append(("x-amzn-RequestId", new_uuid()))
         return response(status, body, headers, close=True)
 
+    def new_service(self) -> Any:
+        """A `Service` lent this server's pool, leases, log sink and keys (one per thread)."""
+        from ..service import Service
+
+        return Service(self.settings, host_paths=False, endpoint_url=self.url, environments=self.pool,
+                       leases=self.leases, log_sink=self.log_sink, keys=self.keys)
+
     def service(self) -> Any:
+        """This worker thread's service."""
         svc = getattr(self._local, "svc", None)
         if svc is None:
-            from ..service import Service
-
-            svc = Service(self.settings, host_paths=False, endpoint_url=self.url)
-            svc.environments = self.pool  # type: ignore[attr-defined]
-            svc.log_sink = self.log_sink  # type: ignore[attr-defined]
-            svc.leases = self.leases  # type: ignore[attr-defined]
-            self._local.svc = svc
+            svc = self._local.svc = self.new_service()
         return svc
 
     # -- requests -------------------------------------------------------------------------------
@@ -611,61 +614,15 @@ class LambdaServer:
             if matched is None:
                 raise LambdaError("UnknownOperationException", f"Unknown operation {req.method} {path}", 404)
             route, params = matched
-            request = build_request(route, params, query, req.headers, req.body)
-            result = self.service().call(route.op, request)
-            if route.op in ENVIRONMENT_CHANGES:
-                self._after_change(route.op, request)
-            status, headers, body = build_response(route, result)
+            result = self.service().call(route.op, decode_request(route, params, query, req.headers, req.body))
+            status, headers, body = encode_response(route, result)
         except LambdaError as exc:
-            status, headers, body = error_response(exc)
+            status, headers, body = encode_error(exc)
         except Exception as exc:  # noqa: BLE001 - one request's bug must not kill the connection
-            status, headers, body = error_response(LambdaError("ServiceException", f"Internal error: {type(exc).__name__}: {exc}", 500))
+            status, headers, body = encode_error(LambdaError("ServiceException", f"Internal error: {type(exc).__name__}: {exc}", 500))
             print(f"lambdactl serve: {request_id}: {type(exc).__name__}: {exc}", file=sys.stderr)
         headers.append(("x-amzn-RequestId", request_id))
         return response(status, body, headers, close=not keep)
-
-    # -- environments follow the registry ------------------------------------------------------
-
-    def _after_change(self, op: str, request: dict[str, Any]) -> None:
-        """Keep warm environments in step with what an operation changed."""
-        from ..service.functions import resolve_function_name
-
-        try:
-            name, qualifier = resolve_function_name(self.service(), request.get("FunctionName"), request.get("Qualifier"))
-        except LambdaError:
-            return
-        if op in ("PutFunctionConcurrency", "DeleteFunctionConcurrency", "DeleteFunction"):
-            self.leases.forget(name)
-        if op == "DeleteFunction" and qualifier is None:
-            self.pool.retire(name, provisioned=True)
-        elif op in ("PutProvisionedConcurrencyConfig", "DeleteProvisionedConcurrencyConfig"):
-            # As on AWS, the call answers at once and the environments come up behind it.
-            def reprovision() -> None:
-                self.pool.unprovision((name,))
-                self.provision(name)
-
-            threading.Thread(target=reprovision, name="provision", daemon=True).start()
-
-    def provision(self, name: str | None = None) -> None:
-        """Start the environments that provisioned-concurrency configs ask for (all functions, or
-        one), initialised with AWS_LAMBDA_INITIALIZATION_TYPE=provisioned-concurrency."""
-        from ..service.concurrency import provisioned_targets, set_provisioned_status
-        from ..service.functions import resolve_version
-        from ..service.invoke import build_spec, environment_key, find_local_runtime
-
-        svc = self.service()
-        for function, qualifier, requested in provisioned_targets(svc, name):
-            try:
-                version, stored = resolve_version(svc, function, qualifier)
-                runtime = find_local_runtime(svc, stored["Runtime"])
-                key = environment_key(function, version, stored)
-                ready = self.pool.provision(
-                    key, lambda stored=stored, version=version: build_spec(svc, stored, version), runtime, requested
-                )
-                status, reason = ("READY", None) if ready == requested else ("FAILED", f"{requested - ready} of {requested} environments failed to initialise")
-            except LambdaError as exc:
-                status, reason = "FAILED", exc.message
-            set_provisioned_status(svc, function, qualifier, status, reason)
 
     def _local_route(self, req: Request, path: str, request_id: str, keep: bool) -> bytes:
         """lambdactl's own endpoints: health, and the code/layer downloads `Code.Location` names."""

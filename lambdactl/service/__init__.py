@@ -2,7 +2,9 @@
 
 `Service.call("GetFunctionConfiguration", {"FunctionName": "f"})` is what both the CLI and the HTTP
 server do; neither holds a business rule. Operation modules are imported on first use so a CLI
-command pays only for the code it runs.
+command pays only for the code it runs. What a caller lends the service (warm environments, a
+lease cache, a batching log sink, signing keys) is passed to the constructor, typed by the
+Protocols of `ports.py`.
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ from ..settings import Settings
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
+
+    from ..sigv4 import Keys
+    from .ports import Leases, LogSink, WarmEnvironments
 
 # API operation name -> (module under lambdactl.service, function name)
 OPERATIONS: dict[str, tuple[str, str]] = {
@@ -75,6 +80,21 @@ OPERATIONS: dict[str, tuple[str, str]] = {
     "ListFunctionUrlConfigs": ("urls", "list_function_url_configs"),
 }
 
+# Operations of lambdactl itself, which the server calls through the same door but no client can
+# name: they are not in the API model, so no route, command or protocol entry exists for them.
+# - Provision: start the environments provisioned-concurrency configs ask for ({"FunctionName"}
+#   or all functions), in the service's warm environments;
+# - InvokeFunctionUrl: answer one HTTP request to a function URL as Lambda's URL front end does.
+INTERNAL_OPERATIONS: dict[str, tuple[str, str]] = {
+    "lambdactl:Provision": ("concurrency", "provision"),
+    "lambdactl:InvokeFunctionUrl": ("function_urls", "invoke_function_url"),
+}
+# Operations after which warm or provisioned environments (and kept leases) follow the registry.
+ENVIRONMENT_CHANGES = frozenset({
+    "DeleteFunction", "PutProvisionedConcurrencyConfig", "DeleteProvisionedConcurrencyConfig",
+    "PutFunctionConcurrency", "DeleteFunctionConcurrency",
+})
+
 
 class Service:
     """One Lambda service bound to one home; holds the registry connection and the clock.
@@ -84,15 +104,40 @@ class Service:
     function in a sandbox among them) can make a function of a host folder. `endpoint_url`: where
     the server this service answers for listens; environments get it as AWS_ENDPOINT_URL and code
     download links name it (None: not under `serve`; links name the configured address).
+
+    Collaborators (None: the CLI's direct way): `environments`, warm environments that invocations
+    draw on and provisioned concurrency fills (else one sandbox per invocation, none provisioned);
+    `leases`, a cache of concurrency leases (else each invocation takes one from the registry);
+    `log_sink`, a batching writer of invocation logs (else written at once); `keys`, who may sign
+    requests to function URLs with AuthType AWS_IAM (else built from the home and config.toml).
     """
 
     def __init__(self, settings: Settings, clock: Callable[[], float] = time.time, *, host_paths: bool = False,
-                 endpoint_url: str | None = None) -> None:
+                 endpoint_url: str | None = None, environments: WarmEnvironments | None = None,
+                 leases: Leases | None = None, log_sink: LogSink | None = None, keys: Keys | None = None) -> None:
         self.settings = settings
         self.clock = clock
         self.host_paths = host_paths
         self.endpoint_url = endpoint_url
+        self.environments = environments
+        self.leases = leases
+        self.log_sink = log_sink
+        self.keys = keys
         self._conn: sqlite3.Connection | None = None
+
+    def sibling(self) -> Service:
+        """A service like this one with its own registry connection (for another thread)."""
+        return Service(self.settings, self.clock, host_paths=self.host_paths, endpoint_url=self.endpoint_url,
+                       environments=self.environments, leases=self.leases, log_sink=self.log_sink, keys=self.keys)
+
+    def signing_keys(self) -> Keys:
+        """Who may sign a request: config.toml's keys and every function's own credentials."""
+        if self.keys is None:
+            from .. import sigv4
+            from .access import Keychain, home_secret
+
+            self.keys = Keychain(home_secret(self.settings), sigv4.credentials(self.settings.get("server.credentials")))
+        return self.keys
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -114,9 +159,9 @@ class Service:
         try:
             module_name, func_name = OPERATIONS[operation]
         except KeyError:
-            raise LambdaError(
-                "InvalidParameterValueException", f"Unknown operation {operation}"
-            ) from None
+            if operation not in INTERNAL_OPERATIONS:
+                raise LambdaError("InvalidParameterValueException", f"Unknown operation {operation}") from None
+            module_name, func_name = INTERNAL_OPERATIONS[operation]
         if request:
             from ._validate import check_request
 
@@ -134,6 +179,10 @@ class Service:
             from ..registry.db import maybe_backup
 
             maybe_backup(self._conn, self.settings.registry_path)
+        if operation in ENVIRONMENT_CHANGES and (self.environments is not None or self.leases is not None):
+            from .concurrency import follow_change
+
+            follow_change(self, operation, request or {})
         return result
 
     def storage_error(self, exc: BaseException) -> BaseException:

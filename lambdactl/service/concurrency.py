@@ -347,6 +347,66 @@ def provisioned_concurrency(svc: Service, name: str, qualifier: str) -> int:
 
 
 # ---------------------------------------------------------------------------------------------
+# Provisioned environments follow the registry (only where the service has warm environments)
+
+
+def provision(svc: Service, req: dict[str, Any]) -> dict[str, Any]:
+    """The internal operation `lambdactl:Provision`: start the environments that provisioned-
+    concurrency configs ask for (all functions, or `FunctionName`'s), initialised with
+    AWS_LAMBDA_INITIALIZATION_TYPE=provisioned-concurrency, and record READY or FAILED on each
+    config. Without warm environments nothing is started (the CLI keeps none)."""
+    if svc.environments is None:
+        return {}
+    from functools import partial
+
+    from .functions import resolve_version
+    from .invoke import build_spec, environment_key, find_local_runtime
+
+    pool = svc.environments
+    for function, qualifier, requested in provisioned_targets(svc, req.get("FunctionName")):
+        try:
+            version, stored = resolve_version(svc, function, qualifier)
+            runtime = find_local_runtime(svc, stored["Runtime"])
+            key = environment_key(function, version, stored)
+            ready = pool.provision(key, partial(build_spec, svc, stored, version), runtime, requested)
+            status, reason = ("READY", None) if ready == requested else ("FAILED", f"{requested - ready} of {requested} environments failed to initialise")
+        except LambdaError as exc:
+            status, reason = "FAILED", exc.message
+        set_provisioned_status(svc, function, qualifier, status, reason)
+    return {}
+
+
+def follow_change(svc: Service, op: str, request: dict[str, Any]) -> None:
+    """After `op` succeeded: keep warm environments and kept leases in step with the registry
+    (`Service.call` runs this for `ENVIRONMENT_CHANGES` when it has either collaborator)."""
+    try:
+        name, qualifier = resolve_function_name(svc, request.get("FunctionName"), request.get("Qualifier"))
+    except LambdaError:
+        return
+    if svc.leases is not None and op in ("PutFunctionConcurrency", "DeleteFunctionConcurrency", "DeleteFunction"):
+        svc.leases.forget(name)
+    pool = svc.environments
+    if pool is None:
+        return
+    if op == "DeleteFunction" and qualifier is None:
+        pool.retire(name, provisioned=True)
+    elif op in ("PutProvisionedConcurrencyConfig", "DeleteProvisionedConcurrencyConfig"):
+        # As on AWS, the call answers at once and the environments come up behind it; the
+        # thread gets a service of its own (a SQLite connection belongs to one thread).
+        import threading
+
+        def reprovision() -> None:
+            pool.unprovision((name,))
+            other = svc.sibling()
+            try:
+                other.call("lambdactl:Provision", {"FunctionName": name})
+            finally:
+                other.close()
+
+        threading.Thread(target=reprovision, name="provision", daemon=True).start()
+
+
+# ---------------------------------------------------------------------------------------------
 # Leases: concurrency enforced across processes
 
 

@@ -3,8 +3,8 @@ caller (the CLI, the server, later event sources) goes through.
 
 Owns Lambda's admission rules (payload size and shape, function state, invocation type), turning
 a function version into a `SandboxSpec`, recording the log and metrics, and the API's result
-shape. How environments are kept (one per call, or a warm pool) is the caller's
-`EnvironmentProvider`; how a sandbox runs is `lambdactl.runtime`'s.
+shape. How environments are kept (one per call, or a warm pool) is the `EnvironmentProvider` the
+service was given (`Service(environments=...)`); how a sandbox runs is `lambdactl.runtime`'s.
 """
 
 from __future__ import annotations
@@ -24,19 +24,12 @@ from .logs import log_group_of
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Protocol
+    from typing import Any
 
     from ..runtime.environment import ExecutionEnvironment, InvokeOutcome
     from ..runtime.spec import SandboxSpec
     from . import Service
-
-    class EnvironmentProvider(Protocol):
-        """Where execution environments come from and go back to (a type only: `typing`
-        costs every CLI start a few milliseconds)."""
-
-        def acquire(self, key: tuple[Any, ...], make_spec: Callable[[], SandboxSpec], runtime: Any) -> ExecutionEnvironment: ...
-
-        def release(self, key: tuple[Any, ...], env: ExecutionEnvironment, outcome: InvokeOutcome) -> None: ...
+    from .ports import EnvironmentProvider
 
 INVOCATION_TYPES = ("Event", "RequestResponse", "DryRun")
 LOG_TYPES = ("None", "Tail")
@@ -240,8 +233,8 @@ def run(
     """Run one invocation on an environment from `provider`, record its log and metrics, and
     return how it ended with its framed log (START .. REPORT)."""
     from ..runtime import logs as platform_logs
-    provider = provider or getattr(svc, "environments", None) or OneShotProvider(sandbox_mode(svc))
-    leases = getattr(svc, "leases", None)
+    provider = provider or svc.environments or OneShotProvider(sandbox_mode(svc))
+    leases = svc.leases
     if leases is not None:
         acquire_lease, release_lease = (lambda s, f: leases.acquire(s, f)), (lambda s, lid: leases.release(s, name, lid))
     else:

@@ -63,7 +63,7 @@ def record(
          metrics["billed_ms"], metrics.get("init_ms"), metrics["max_memory_mb"], metrics["memory_mb"],
          metrics["status"], metrics.get("error_type")),
     )
-    sink = getattr(svc, "log_sink", None)
+    sink = svc.log_sink
     if sink is not None:
         sink.put(rec)
         return
