@@ -161,8 +161,6 @@ class LambdaServer:
         self._hosts, self._any_host = self._served_hosts(host, settings.get("server.allowed_hosts", []))
         self._hosts_with_port = frozenset(f"{h}:{self.port}" for h in self._hosts)  # what clients send most
         self.url = f"http://{host if ':' not in host else f'[{host}]'}:{self.port}"
-        # Every FunctionUrl this server prints names where it really listens (--port 0 included).
-        settings.config = {**settings.config, "server": {**settings.get("server", {}), "host": host, "port": self.port}}
         self._clients: dict[int, _Client] = {}  # every open connection, by descriptor
         self._parked: dict[int, _Client] = {}  # those the selector watches, longest parked first
         self._lock = threading.Lock()  # guards both dicts and the epoll registrations

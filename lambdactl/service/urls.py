@@ -48,13 +48,19 @@ CORS_ORDER = ("AllowCredentials", "AllowHeaders", "AllowMethods", "AllowOrigins"
 def function_url(svc: Service, url_id: str) -> str:
     """The address of a function URL: `http://<id>.lambda-url.<region>.<domain>:<port>/`.
 
-    The local server (`server.host`, `server.port` in config.toml) answers every URL on its port
+    The local server (its endpoint, else `server.host` and `server.port` of config.toml) answers every URL on its port
     and picks the function by the first label of the Host header. The domain is `localhost`
     while the server listens on an address rather than a name: `*.localhost` resolves to the
     loopback in browsers and curl (RFC 6761), and an IP address cannot take subdomains.
     """
-    port = int(svc.settings.get("server.port", DEFAULT_SERVER_PORT))
-    host = str(svc.settings.get("server.host", "localhost")).strip("[]")
+    if svc.endpoint_url is not None:  # under `serve`: where it really listens (--port 0 included)
+        from urllib.parse import urlsplit
+
+        where = urlsplit(svc.endpoint_url)
+        host, port = where.hostname or "localhost", where.port or DEFAULT_SERVER_PORT
+    else:
+        port = int(svc.settings.get("server.port", DEFAULT_SERVER_PORT))
+        host = str(svc.settings.get("server.host", "localhost")).strip("[]")
     return f"http://{url_id}.lambda-url.{svc.region}.{_domain(host)}:{port}/"
 
 
