@@ -175,8 +175,9 @@ def decode_request(route: Route, params: dict[str, str], query: dict[str, list[s
     for name, meta in members.items():
         loc = meta["location"]
         if loc == "uri":
-            if meta["location_name"] in params:
-                request[name] = _query_value([params[meta["location_name"]]], meta["type"])
+            value = params.get(meta["location_name"])
+            if value is not None:
+                request[name] = value if meta["type"] == "string" else _query_value([value], meta["type"])
         elif loc == "querystring":
             values = query.get(meta["location_name"])
             if values:
