@@ -75,14 +75,16 @@ def start_server(home: Path, *extra: str, credentials: dict[str, str] | None = N
     info = json.loads(line)
     info["proc"] = proc
     info["home"] = str(home)
-    yield info
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            raise AssertionError(f"server did not stop on SIGTERM: {errors.read_text(errors='replace')[-4000:]}") from None
+    try:
+        yield info
+    finally:  # also when the generator is closed rather than run to its end
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                raise AssertionError(f"server did not stop on SIGTERM: {errors.read_text(errors='replace')[-4000:]}") from None
 
 
 # The access key the keyed servers below accept, and its secret.
