@@ -15,9 +15,9 @@ import posixpath
 import re
 import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from lambdactl._record import dataclass
 from lambdactl.limits import MAX_LAYERS, MAX_UNZIPPED_BYTES, MAX_ZIPPED_UPLOAD_BYTES
 from lambdactl.packaging import zipscan
 from lambdactl.packaging.layout import LAYER_TOP_DIRS

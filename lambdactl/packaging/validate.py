@@ -17,9 +17,9 @@ import os
 import posixpath
 import re
 import stat
-from dataclasses import dataclass
 from pathlib import Path
 
+from lambdactl._record import dataclass, field
 from lambdactl.errors import LambdaError, invalid
 from lambdactl.limits import MAX_UNZIPPED_BYTES, MAX_ZIPPED_UPLOAD_BYTES
 from lambdactl.packaging import zipscan
@@ -79,19 +79,20 @@ class PlannedEntry:
     target: str | None = None
 
 
+@dataclass(slots=True, eq=False, repr=False)
 class _Node:
     """A directory, file or link of the planned tree (a trie: lookups never build paths)."""
 
-    __slots__ = ("kind", "children", "parent", "depth", "target", "entry")
+    kind: str
+    parent: _Node | None
+    entry: ZipEntry | None = None
+    target: str | None = None
+    children: dict[str, _Node] = field(default_factory=dict)
+    depth: int = 0  # derived from the parent
 
-    def __init__(self, kind: str, parent: _Node | None, entry: ZipEntry | None = None,
-                 target: str | None = None) -> None:
-        self.kind = kind
-        self.children: dict[str, _Node] = {}
-        self.parent = parent
-        self.depth = 0 if parent is None else parent.depth + 1
-        self.target = target
-        self.entry = entry
+    def __post_init__(self) -> None:
+        if self.parent is not None:
+            self.depth = self.parent.depth + 1
 
 
 # Path components walked to resolve every link of one archive, at most: resolution is memoised

@@ -14,7 +14,8 @@ import stat
 import struct
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+
+from lambdactl._record import dataclass, field
 
 EOCD_SIG = b"PK\x05\x06"
 ZIP64_LOCATOR_SIG = b"PK\x06\x07"

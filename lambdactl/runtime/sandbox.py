@@ -41,8 +41,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from lambdactl import _record as dataclasses
-from lambdactl._record import dataclass
+from lambdactl._record import dataclass, replace
 from lambdactl.runtime.cgroups import Cgroup, create_cgroup
 from lambdactl.runtime.discovery import RuntimeInfo
 from lambdactl.runtime.spec import (
@@ -490,7 +489,7 @@ def launch(spec: SandboxSpec, info: RuntimeInfo, runtime_api: str,
 
         private_tmp = Path(tempfile.mkdtemp(prefix="lambdactl-tmp-"))
         os.chmod(private_tmp, 0o700)
-        layout = dataclasses.replace(layout, tmp_dir=str(private_tmp))
+        layout = replace(layout, tmp_dir=str(private_tmp))
         cwd = str(spec.task_root)
         # No tmpfs to size: bound each file written instead (weaker: not the total).
         fsize = spec.tmp_mb * 1024 * 1024

@@ -11,8 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from lambdactl import _record as dataclasses
-from lambdactl._record import dataclass, field
+from lambdactl._record import dataclass, field, replace
 from lambdactl.limits import (
     DEFAULT_EPHEMERAL_MB,
     DEFAULT_MEMORY_MB,
@@ -79,7 +78,7 @@ class SandboxSpec:
             raise ValueError(f"unknown initialization_type {self.initialization_type!r}")
 
     def replace(self, **changes: object) -> SandboxSpec:
-        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+        return replace(self, **changes)
 
 
 @dataclass(frozen=True)
