@@ -744,8 +744,7 @@ def native_wrong_architecture(ctx: LintContext) -> Iterator[Hit]:
     for archive, e in _natives(ctx):
         head = _head(ctx, archive, e)
         if _binary_kind(head) == "elf" and len(head) >= 20:
-            order = "little" if head[5] == 1 else "big"
-            machine = int.from_bytes(head[18:20], order)
+            machine = int.from_bytes(head[18:20], "little" if head[5] == 1 else "big")
             got = ELF_MACHINES.get(machine, f"machine {machine}")
             if head[4] != 2 and got == want:
                 yield archive.where(e.name), "32-bit ELF binary"

@@ -102,7 +102,7 @@ LINK_WALK_BUDGET = 2_000_000
 PACKAGE_PATH_MAX_BYTES = PATH_MAX_BYTES - len("/var/task/")
 
 
-def plan_tree(data: bytes | memoryview | mmap.mmap, result: ZipScan) -> list[PlannedEntry]:
+def plan_tree(data: zipscan.Buffer, result: ZipScan) -> list[PlannedEntry]:
     """The package's tree as extraction will make it, or the reason it cannot be made safely.
 
     Both the upload check and the extractor go through here, so a zip accepted at upload is
@@ -231,7 +231,7 @@ class _LinkResolver:
         return node
 
 
-def _scan_or_refuse(buf: bytes | memoryview) -> ZipScan:
+def _scan_or_refuse(buf: zipscan.Buffer) -> ZipScan:
     try:
         result = zipscan.scan(buf)
     except (NotAZipError, CorruptZipError) as exc:

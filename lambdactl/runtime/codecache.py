@@ -14,7 +14,7 @@ import contextlib
 import os
 import re
 import stat
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from lambdactl.errors import LambdaError
@@ -54,7 +54,7 @@ def _make_read_only(root: Path) -> None:
 
 def remove_tree(path: Path) -> None:
     """rmtree that also works on our read-only trees when not running as root."""
-    def onerror(func, p, _exc):  # type: ignore[no-untyped-def]
+    def onerror(func: Callable[[str], object], p: str, _exc: object) -> None:
         with contextlib.suppress(OSError):
             os.chmod(os.path.dirname(p), 0o755)
             os.chmod(p, 0o755)

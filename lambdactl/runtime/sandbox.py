@@ -109,7 +109,7 @@ def _probe_bwrap(bwrap: str) -> tuple[bool, str, bool, bool]:
     base = [bwrap, "--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID),
             "--unshare-pid", "--unshare-ipc", "--die-with-parent", "--new-session",
             "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev"]
-    attempts = ((["--disable-userns", "--size", "1048576"], True, True),
+    attempts: tuple[tuple[list[str], bool, bool], ...] = ((["--disable-userns", "--size", "1048576"], True, True),
                 (["--size", "1048576"], True, False), ([], False, False))
     failures: list[str] = []
     try:
@@ -550,8 +550,8 @@ def launch(spec: SandboxSpec, info: RuntimeInfo, runtime_api: str,
         os.close(filter_fd)
     if gate:
         os.close(gate[0])
+        assert cgroup is not None
         try:
-            assert cgroup is not None
             _adopt(proc, cgroup, limits)
         except BaseException:
             proc.kill()  # never let it run outside its limits

@@ -766,7 +766,7 @@ def update_function_code(svc: Service, req: dict[str, Any]) -> dict[str, Any]:
     name, qualifier = resolve_function_name(svc, req.get("FunctionName"), max_len=140)
     if qualifier is not None:
         raise invalid(f"Unsupported qualifier in function name: {req.get('FunctionName')}")
-    code = {k: req[k] for k in ("ZipFile", "S3Bucket", "S3Key", "S3ObjectVersion", "ImageUri", "CodeDir") if k in req}
+    code: dict[str, Any] = {k: req[k] for k in ("ZipFile", "S3Bucket", "S3Key", "S3ObjectVersion", "ImageUri", "CodeDir") if k in req}
     data, code_dir = _code_from_request(svc, code)
     from ..registry.db import write_transaction
 
