@@ -15,7 +15,7 @@ import time
 from ..errors import LambdaError
 from ._errors import ExitStatus, other_error, service_error, usage_error
 from ._options import BINARY_FORMATS, COLORS, SKELETON_CHOICES, GlobalOptions
-from ._spec import CommandSpec, ParamSpec
+from ._spec import CommandSpec
 from ._values import ParamError, convert, read_file_value, text_bytes
 
 TYPE_CHECKING = False
@@ -495,7 +495,3 @@ def _redact(request: dict[str, Any]) -> str:
         return v
 
     return json.dumps(walk(request))
-
-
-def required_flags(cmd: CommandSpec) -> list[ParamSpec]:
-    return [p for p in cmd.params if p.required]

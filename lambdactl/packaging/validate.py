@@ -17,7 +17,6 @@ import os
 import posixpath
 import re
 import stat
-from pathlib import Path
 
 from lambdactl._record import dataclass, field
 from lambdactl.errors import LambdaError, invalid
@@ -348,8 +347,3 @@ def _extract(data: bytes | mmap.mmap, root: str, max_unzipped_bytes: int) -> int
         if dirpath != root and stat.S_IMODE(os.stat(dirpath).st_mode) != mode:
             os.chmod(dirpath, mode)
     return len(result.entries)
-
-
-def zip_facts(path: Path) -> ZipFacts:
-    """CodeSha256, CodeSize and unzipped size of a zip on disk, after `check_code_zip`."""
-    return check_code_zip(Path(path).read_bytes())

@@ -21,7 +21,6 @@ from lambdactl.errors import LambdaError
 from lambdactl.limits import MAX_UNZIPPED_BYTES
 
 HEX_RE = re.compile(r"[0-9a-f]{64}")
-COPY_CHUNK_BYTES = 1024 * 1024
 
 
 def _bad_zip(message: str) -> LambdaError:
@@ -192,16 +191,6 @@ def merge_layers(cache_dir: Path, layer_dirs: Sequence[Path]) -> Path | None:
         remove_tree(tmp)
         raise
     return _publish(tmp, target)
-
-
-def sha256_file(path: Path) -> str:
-    import hashlib
-
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(COPY_CHUNK_BYTES):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def trees_in_use() -> set[str]:

@@ -25,7 +25,6 @@ from lambdactl.models import NODE_RUNTIMES, PROVIDED_RUNTIMES, RESERVED_ENV_KEYS
 TASK_DIR = "/var/task"
 OPT_DIR = "/opt"
 RUNTIME_DIR = "/var/runtime"
-TMP_DIR = "/tmp"
 
 LAMBDA_PATH = "/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:/opt/bin"
 
