@@ -391,7 +391,7 @@ def _check_environment(variables: dict[str, str]) -> None:
         )
     measured = json.dumps(variables, separators=(",", ":"), ensure_ascii=False)
     if len(measured.encode("utf-8")) > limits.MAX_ENV_BYTES:
-        raise invalid(f"{prefix} exceeded the 4KB limit. String measured: {measured}")
+        raise invalid(f"{prefix} exceeded the {limits.MAX_ENV_BYTES >> 10}KB limit. String measured: {measured}")
 
 
 def _resolve_layers(svc: Service, arns: list[str]) -> list[dict[str, Any]]:
@@ -459,7 +459,7 @@ def check_code_zip(data: bytes, extra_unzipped_bytes: int = 0) -> tuple[str, int
 
 
 def _layers_unzipped(svc: Service, stored_layers: list[dict[str, Any]] | None) -> int:
-    """Unzipped bytes of a function's layers, for the 250 MB code-plus-layers limit."""
+    """Unzipped bytes of a function's layers, for the code-plus-layers limit (MAX_UNZIPPED_BYTES)."""
     if not stored_layers:
         return 0
     from .layers import layers_unzipped_size
