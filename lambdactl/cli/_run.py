@@ -379,8 +379,8 @@ def names_host_path(request: dict[str, Any]) -> bool:
 
 
 def _as_text_listing(svc: Any, cmd: CommandSpec, opts: GlobalOptions, fmt: str) -> bool:
-    """Whether this is a whole `list-functions` printed as JSON, run in this process: its items
-    are stored as the text this output is made of (see functions.list_functions_text)."""
+    """Whether this is a whole `list-functions` printed as JSON, run in this process: the
+    service then hands over its items already encoded (functions.list_functions_encoded)."""
     from ..service import Service
 
     return (cmd.operation == "ListFunctions" and fmt == "json" and not opts.query
@@ -389,16 +389,16 @@ def _as_text_listing(svc: Any, cmd: CommandSpec, opts: GlobalOptions, fmt: str) 
 
 
 def _call_text_listing(svc: Any, request: dict[str, Any], opts: GlobalOptions) -> dict[str, Any]:
-    """paginate() for a whole listing, its items as their stored JSON text."""
+    """paginate() for a whole listing, its items as the service's encoded text."""
     import sqlite3
 
-    from ..service.functions import list_functions_text
+    from ..service.functions import list_functions_encoded
 
     req = dict(request)
     if opts.page_size:
         req["MaxItems"] = int(opts.page_size)
     try:
-        return {"Functions": list_functions_text(svc, req)}
+        return {"Functions": list_functions_encoded(svc, req)}
     except (sqlite3.Error, OSError) as exc:
         explained = svc.storage_error(exc)
         if explained is exc:
