@@ -189,7 +189,8 @@ def skeleton(cmd: CommandSpec, kind: str) -> str:
     if kind == "yaml-input":
         import yaml
 
-        return yaml.safe_dump(body, sort_keys=False)
+        text: str = yaml.safe_dump(body, sort_keys=False)  # yaml has no type information
+        return text
     return json.dumps(body, indent=4)
 
 
@@ -333,7 +334,7 @@ def execute(cmd: CommandSpec, raw: dict[str, Any], opts: GlobalOptions, outfile:
     as_text = _as_text_listing(svc, cmd, opts, fmt)
     try:
         try:
-            result = _call_text_listing(svc, request, opts) if as_text else _call(svc, cmd, request, opts)
+            result: Any = _call_text_listing(svc, request, opts) if as_text else _call(svc, cmd, request, opts)
         except _server_unavailable() as exc:
             if opts.endpoint_url:
                 return other_error(f"Could not connect to the endpoint URL: \"{opts.endpoint_url}\" ({exc})")
