@@ -46,3 +46,34 @@ def test_frozen_eq_repr_replace() -> None:
     box = Box(1)
     box.value = 2
     assert box == Box(2, "n") and box.note == "n"
+
+
+@dataclass(slots=True)
+class Slotted:
+    value: int
+    derived: int = 0
+
+    def __post_init__(self) -> None:
+        self.derived = self.value * 2
+
+
+@dataclass(slots=True, eq=False, repr=False)
+class Node:
+    parent: Node | None
+    children: list[Node] = field(default_factory=list)
+
+
+def test_slots_keep_defaults_and_post_init() -> None:
+    s = Slotted(2)
+    assert (s.value, s.derived) == (2, 4) and Slotted.__slots__ == ("value", "derived")
+    assert not hasattr(s, "__dict__")
+    with pytest.raises(AttributeError):
+        s.other = 1  # type: ignore[attr-defined]
+
+
+def test_linked_records_compare_by_identity() -> None:
+    root = Node(None)
+    child = Node(root)
+    root.children.append(child)
+    assert child != Node(root) and {root, child}  # hashable, no recursive __eq__
+    assert "Node object at" in repr(child)  # no recursive __repr__

@@ -200,3 +200,24 @@ def test_half_written_blobs_of_killed_uploads_are_swept(tmp_path: Path) -> None:
     os.utime(live, (time.time() - 3600, time.time() - 3600))
     sha = blobs.store(d, b"PK\x05\x06" + b"\0" * 18)
     assert sorted(p.name for p in d.iterdir()) == sorted([f"{sha}.zip", fresh.name, live.name])
+
+
+def test_the_list_item_cache_follows_every_change_of_its_row(svc: Service) -> None:
+    """`versions.listing` caches the service's encoding of each ListFunctions item: after any
+    change it holds exactly what encoding the API's item gives, and a whole listing made of it
+    is the API's listing."""
+    from lambdactl.service.functions import encode_list_item, list_functions_encoded
+
+    create(svc, "a", Description="first", Environment={"Variables": {"KEY": "ü"}})
+    create(svc, "b", Publish=True)
+    svc.call("UpdateFunctionConfiguration", {"FunctionName": "a", "Description": "second", "MemorySize": 256})
+    svc.call("PublishVersion", {"FunctionName": "a"})
+    svc.call("TagResource", {"Resource": svc.call("GetFunction", {"FunctionName": "a"})["Configuration"]["FunctionArn"],
+                             "Tags": {"k": "v"}})
+    for request in ({}, {"FunctionVersion": "ALL"}):
+        api = svc.call("ListFunctions", request)["Functions"]
+        encoded = list_functions_encoded(svc, request)
+        assert encoded == [encode_list_item(item) for item in api]
+    cached = dict(svc.conn.execute("SELECT function || ':' || version, listing FROM versions"))
+    assert json.loads(cached["a:$LATEST"])["Description"] == "second"
+    assert json.loads(cached["a:$LATEST"])["MemorySize"] == 256 and json.loads(cached["a:1"])["MemorySize"] == 256

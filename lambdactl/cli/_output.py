@@ -82,8 +82,8 @@ def render(data: Any, fmt: str, stream: IO[str] | None = None, *, title: str = "
 
 
 def listing_json(key: str, items: list[str]) -> str:
-    """What dumps_json prints for {key: [items]}, given each item already as that JSON text
-    (indented by 4 at depth 0): the items are only indented to their depth and joined."""
+    """What dumps_json prints for {key: [items]}, given each item already in that layout
+    (functions.encode_list_item: indented by 4 at depth 0): items are only re-indented and joined."""
     head = '{\n    "' + key + '": ['
     if not items:
         return head + "]\n}"

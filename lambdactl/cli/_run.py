@@ -15,7 +15,7 @@ import time
 from ..errors import LambdaError
 from ._errors import ExitStatus, other_error, service_error, usage_error
 from ._options import BINARY_FORMATS, COLORS, SKELETON_CHOICES, GlobalOptions
-from ._spec import CommandSpec, ParamSpec
+from ._spec import CommandSpec
 from ._values import ParamError, convert, read_file_value, text_bytes
 
 TYPE_CHECKING = False
@@ -189,7 +189,8 @@ def skeleton(cmd: CommandSpec, kind: str) -> str:
     if kind == "yaml-input":
         import yaml
 
-        return yaml.safe_dump(body, sort_keys=False)
+        text: str = yaml.safe_dump(body, sort_keys=False)  # yaml has no type information
+        return text
     return json.dumps(body, indent=4)
 
 
@@ -333,7 +334,7 @@ def execute(cmd: CommandSpec, raw: dict[str, Any], opts: GlobalOptions, outfile:
     as_text = _as_text_listing(svc, cmd, opts, fmt)
     try:
         try:
-            result = _call_text_listing(svc, request, opts) if as_text else _call(svc, cmd, request, opts)
+            result: Any = _call_text_listing(svc, request, opts) if as_text else _call(svc, cmd, request, opts)
         except _server_unavailable() as exc:
             if opts.endpoint_url:
                 return other_error(f"Could not connect to the endpoint URL: \"{opts.endpoint_url}\" ({exc})")
@@ -379,8 +380,8 @@ def names_host_path(request: dict[str, Any]) -> bool:
 
 
 def _as_text_listing(svc: Any, cmd: CommandSpec, opts: GlobalOptions, fmt: str) -> bool:
-    """Whether this is a whole `list-functions` printed as JSON, run in this process: its items
-    are stored as the text this output is made of (see functions.list_functions_text)."""
+    """Whether this is a whole `list-functions` printed as JSON, run in this process: the
+    service then hands over its items already encoded (functions.list_functions_encoded)."""
     from ..service import Service
 
     return (cmd.operation == "ListFunctions" and fmt == "json" and not opts.query
@@ -389,16 +390,16 @@ def _as_text_listing(svc: Any, cmd: CommandSpec, opts: GlobalOptions, fmt: str) 
 
 
 def _call_text_listing(svc: Any, request: dict[str, Any], opts: GlobalOptions) -> dict[str, Any]:
-    """paginate() for a whole listing, its items as their stored JSON text."""
+    """paginate() for a whole listing, its items as the service's encoded text."""
     import sqlite3
 
-    from ..service.functions import list_functions_text
+    from ..service.functions import list_functions_encoded
 
     req = dict(request)
     if opts.page_size:
         req["MaxItems"] = int(opts.page_size)
     try:
-        return {"Functions": list_functions_text(svc, req)}
+        return {"Functions": list_functions_encoded(svc, req)}
     except (sqlite3.Error, OSError) as exc:
         explained = svc.storage_error(exc)
         if explained is exc:
@@ -495,7 +496,3 @@ def _redact(request: dict[str, Any]) -> str:
         return v
 
     return json.dumps(walk(request))
-
-
-def required_flags(cmd: CommandSpec) -> list[ParamSpec]:
-    return [p for p in cmd.params if p.required]

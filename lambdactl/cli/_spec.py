@@ -193,9 +193,6 @@ CODE_DIR_HELP = (
     "saved changes apply to the next invocation. Not with --zip-file."
 )
 
-# Members the AWS CLI hides on paginated commands (replaced by --starting-token/--max-items/--page-size).
-PAGINATION_FLAGS = ("--starting-token", "--max-items", "--page-size")
-
 
 def syntax_hint(type_: Any) -> str:
     if isinstance(type_, dict):

@@ -65,9 +65,6 @@ def _global_params() -> list[inspect.Parameter]:
     ]
 
 
-PAGINATION = ("starting_token", "max_items", "page_size")
-
-
 def _command_callback(spec: CommandSpec) -> Any:
     kw = inspect.Parameter.KEYWORD_ONLY
     params: list[inspect.Parameter] = [

@@ -26,9 +26,9 @@ import zlib
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 
+from lambdactl._record import dataclass, field
 from lambdactl.models import NODE_RUNTIMES, PROVIDED_RUNTIMES, PYTHON_RUNTIMES
 from lambdactl.packaging.layout import LAYER_TOP_DIRS
 

@@ -13,10 +13,10 @@ import json
 import mmap
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from lambdactl import __version__
+from lambdactl._record import dataclass, field
 from lambdactl.models import NODE_RUNTIMES, PROVIDED_RUNTIMES, PYTHON_RUNTIMES
 from lambdactl.packaging import zipscan
 from lambdactl.packaging.rules import RULES, Rule, read_error_rule

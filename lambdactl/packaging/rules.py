@@ -15,9 +15,9 @@ import posixpath
 import re
 import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from lambdactl._record import dataclass
 from lambdactl.limits import MAX_LAYERS, MAX_UNZIPPED_BYTES, MAX_ZIPPED_UPLOAD_BYTES
 from lambdactl.packaging import zipscan
 from lambdactl.packaging.layout import LAYER_TOP_DIRS
@@ -34,6 +34,12 @@ def read_error_rule(exc: zipscan.CorruptZipError) -> str:
 Hit = tuple[str, str]  # (where, message)
 Check = Callable[["LintContext"], Iterator[Hit]]
 
+# The limits rule texts quote (docstrings name them in braces): Lambda's "MB" are MiB.
+QUOTED_LIMITS = {
+    "zipped_bytes": MAX_ZIPPED_UPLOAD_BYTES, "zipped_mb": MAX_ZIPPED_UPLOAD_BYTES >> 20,
+    "unzipped_bytes": MAX_UNZIPPED_BYTES, "unzipped_mb": MAX_UNZIPPED_BYTES >> 20,
+    "layers": MAX_LAYERS,
+}
 BOMB_MIN_BYTES = 10 << 20
 BOMB_RATIO = 1000  # deflate cannot beat ~1032:1, so this is all but a file of one repeated byte
 MAX_HANDLER_BYTES = 4 << 20
@@ -58,7 +64,7 @@ class Rule:
 
     @property
     def why(self) -> str:
-        doc = self.check.__doc__ or ""
+        doc = (self.check.__doc__ or "").format_map(QUOTED_LIMITS)
         return " ".join(doc.split())
 
 
@@ -184,10 +190,10 @@ def unsupported_entry(ctx: LintContext) -> Iterator[Hit]:
             yield archive.where(e.name), f"compression method {names.get(e.method, e.method)}"
 
 
-@rule("LZ004", "zipped-size", "error", "The zip is over 50 MB, Lambda's limit for a direct upload.",
+@rule("LZ004", "zipped-size", "error", f"The zip is over {MAX_ZIPPED_UPLOAD_BYTES >> 20} MB, Lambda's limit for a direct upload.",
       "Upload through S3, or move dependencies into layers.")
 def zipped_size(ctx: LintContext) -> Iterator[Hit]:
-    """CreateFunction, UpdateFunctionCode and PublishLayerVersion refuse a ZipFile over 52,428,800
+    """CreateFunction, UpdateFunctionCode and PublishLayerVersion refuse a ZipFile over {zipped_bytes:,}
     bytes with RequestEntityTooLargeException; only an S3 upload may be larger."""
     for archive in ctx.archives:
         if archive.scan and archive.scan.size > MAX_ZIPPED_UPLOAD_BYTES:
@@ -196,11 +202,11 @@ def zipped_size(ctx: LintContext) -> Iterator[Hit]:
 
 
 @rule("LZ005", "unzipped-size", "error",
-      "Code and layers together unzip to 250 MB or more.",
+      f"Code and layers together unzip to {MAX_UNZIPPED_BYTES >> 20} MB or more.",
       "Drop dead weight (tests, caches, boto3), or use a container image.")
 def unzipped_size(ctx: LintContext) -> Iterator[Hit]:
     """Lambda adds up the unzipped size of the function's code and all its layers and refuses
-    262,144,000 bytes or more ("Unzipped size must be smaller than 262144000 bytes"). The sizes
+    {unzipped_bytes:,} bytes or more ("Unzipped size must be smaller than {unzipped_bytes} bytes"). The sizes
     come from the central directory, so this costs nothing to check."""
     total = sum(a.scan.unzipped_size for a in ctx.archives if a.scan)
     if total >= MAX_UNZIPPED_BYTES:
@@ -208,10 +214,10 @@ def unzipped_size(ctx: LintContext) -> Iterator[Hit]:
         yield "", f"{total} bytes unzipped ({parts}); must be smaller than {MAX_UNZIPPED_BYTES}"
 
 
-@rule("LZ006", "too-many-layers", "error", "More than 5 layers.",
+@rule("LZ006", "too-many-layers", "error", f"More than {MAX_LAYERS} layers.",
       "Merge layers, or bundle the smaller ones into the code.")
 def too_many_layers(ctx: LintContext) -> Iterator[Hit]:
-    """A function may reference at most five layers ("Cannot reference more than 5 layers.")."""
+    """A function may reference at most {layers} layers ("Cannot reference more than {layers} layers.")."""
     if len(ctx.layers) > MAX_LAYERS:
         yield "", f"{len(ctx.layers)} layers; at most {MAX_LAYERS} are allowed"
 
@@ -744,8 +750,7 @@ def native_wrong_architecture(ctx: LintContext) -> Iterator[Hit]:
     for archive, e in _natives(ctx):
         head = _head(ctx, archive, e)
         if _binary_kind(head) == "elf" and len(head) >= 20:
-            order = "little" if head[5] == 1 else "big"
-            machine = int.from_bytes(head[18:20], order)
+            machine = int.from_bytes(head[18:20], "little" if head[5] == 1 else "big")
             got = ELF_MACHINES.get(machine, f"machine {machine}")
             if head[4] != 2 and got == want:
                 yield archive.where(e.name), "32-bit ELF binary"
@@ -792,7 +797,7 @@ def native_wrong_python(ctx: LintContext) -> Iterator[Hit]:
       "Exclude __pycache__ and *.pyc (`lambdactl package` does), or compile for the runtime.")
 def bytecode_cache(ctx: LintContext) -> Iterator[Hit]:
     """Python only uses `.pyc` files whose tag matches its own version (`cpython-312`); the rest
-    are dead weight counted against the 250 MB limit. Caches matching the runtime do help cold
+    are dead weight counted against the {unzipped_mb} MB limit. Caches matching the runtime do help cold
     starts (/var/task is read-only, so Python cannot write them) and are not reported."""
     keep = f".cpython-{(ctx.python_version or '').replace('.', '')}." if ctx.python_version else None
     for archive in ctx.archives:
@@ -823,7 +828,7 @@ _DEAD_FILES = frozenset({".DS_Store", "Thumbs.db", "desktop.ini"})
       "Test suites, editor and tool caches, virtualenvs or OS litter are in the zip.",
       "Leave them out with --exclude (lambdactl package drops virtualenvs and OS litter).")
 def dead_weight(ctx: LintContext) -> Iterator[Hit]:
-    """Every byte counts against the 250 MB unzipped limit and is copied on each cold start;
+    """Every byte counts against the {unzipped_mb} MB unzipped limit and is copied on each cold start;
     test folders, caches and a bundled virtualenv are never imported by the function."""
     for archive, top, size in _dirs_named(ctx, _DEAD_DIRS):
         yield archive.where(top), f"{_parts(top)[-1]}/ ({_size(size)})"

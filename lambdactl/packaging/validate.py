@@ -17,9 +17,8 @@ import os
 import posixpath
 import re
 import stat
-from dataclasses import dataclass
-from pathlib import Path
 
+from lambdactl._record import dataclass, field
 from lambdactl.errors import LambdaError, invalid
 from lambdactl.limits import MAX_UNZIPPED_BYTES, MAX_ZIPPED_UPLOAD_BYTES
 from lambdactl.packaging import zipscan
@@ -79,19 +78,20 @@ class PlannedEntry:
     target: str | None = None
 
 
+@dataclass(slots=True, eq=False, repr=False)
 class _Node:
     """A directory, file or link of the planned tree (a trie: lookups never build paths)."""
 
-    __slots__ = ("kind", "children", "parent", "depth", "target", "entry")
+    kind: str
+    parent: _Node | None
+    entry: ZipEntry | None = None
+    target: str | None = None
+    children: dict[str, _Node] = field(default_factory=dict)
+    depth: int = 0  # derived from the parent
 
-    def __init__(self, kind: str, parent: _Node | None, entry: ZipEntry | None = None,
-                 target: str | None = None) -> None:
-        self.kind = kind
-        self.children: dict[str, _Node] = {}
-        self.parent = parent
-        self.depth = 0 if parent is None else parent.depth + 1
-        self.target = target
-        self.entry = entry
+    def __post_init__(self) -> None:
+        if self.parent is not None:
+            self.depth = self.parent.depth + 1
 
 
 # Path components walked to resolve every link of one archive, at most: resolution is memoised
@@ -101,7 +101,7 @@ LINK_WALK_BUDGET = 2_000_000
 PACKAGE_PATH_MAX_BYTES = PATH_MAX_BYTES - len("/var/task/")
 
 
-def plan_tree(data: bytes | memoryview | mmap.mmap, result: ZipScan) -> list[PlannedEntry]:
+def plan_tree(data: zipscan.Buffer, result: ZipScan) -> list[PlannedEntry]:
     """The package's tree as extraction will make it, or the reason it cannot be made safely.
 
     Both the upload check and the extractor go through here, so a zip accepted at upload is
@@ -230,7 +230,7 @@ class _LinkResolver:
         return node
 
 
-def _scan_or_refuse(buf: bytes | memoryview) -> ZipScan:
+def _scan_or_refuse(buf: zipscan.Buffer) -> ZipScan:
     try:
         result = zipscan.scan(buf)
     except (NotAZipError, CorruptZipError) as exc:
@@ -347,8 +347,3 @@ def _extract(data: bytes | mmap.mmap, root: str, max_unzipped_bytes: int) -> int
         if dirpath != root and stat.S_IMODE(os.stat(dirpath).st_mode) != mode:
             os.chmod(dirpath, mode)
     return len(result.entries)
-
-
-def zip_facts(path: Path) -> ZipFacts:
-    """CodeSha256, CodeSize and unzipped size of a zip on disk, after `check_code_zip`."""
-    return check_code_zip(Path(path).read_bytes())

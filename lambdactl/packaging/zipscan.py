@@ -14,7 +14,16 @@ import stat
 import struct
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+
+from lambdactl._record import dataclass, field
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import mmap
+    from typing import TypeAlias
+
+    # What the readers below accept: an archive in memory or mapped from its file.
+    Buffer: TypeAlias = bytes | memoryview | mmap.mmap
 
 EOCD_SIG = b"PK\x05\x06"
 ZIP64_LOCATOR_SIG = b"PK\x06\x07"
@@ -33,7 +42,6 @@ DEFLATED = 8
 FLAG_ENCRYPTED = 0x1
 FLAG_DATA_DESCRIPTOR = 0x8
 FLAG_UTF8 = 0x800
-SYSTEM_UNIX = 3
 READ_CHUNK_BYTES = 1 << 20
 
 
@@ -110,7 +118,7 @@ def _decode_name(raw: bytes, flags: int) -> str:
         return raw.decode("cp437")
 
 
-def _find_eocd(buf: bytes | memoryview, size: int) -> int:
+def _find_eocd(buf: Buffer, size: int) -> int:
     start = max(0, size - (_EOCD.size + 0xFFFF))
     tail = bytes(buf[start:size])
     pos = tail.rfind(EOCD_SIG)
@@ -141,7 +149,7 @@ def _zip64_extra(extra: bytes, need: list[str]) -> dict[str, int]:
     return out
 
 
-def scan(buf: bytes | memoryview) -> ZipScan:
+def scan(buf: Buffer) -> ZipScan:
     """Parse the archive in `buf` (bytes or an mmap): central directory and local headers.
 
     Raises NotAZipError when there is no end record and CorruptZipError when the central
@@ -206,7 +214,7 @@ def scan(buf: bytes | memoryview) -> ZipScan:
     return result
 
 
-def _check_local_headers(buf: bytes | memoryview, result: ZipScan) -> None:
+def _check_local_headers(buf: Buffer, result: ZipScan) -> None:
     """Match each local header to its central record and find entries whose data overlap."""
     problems = result.problems
     limit = result.cd_offset
@@ -235,7 +243,7 @@ def _check_local_headers(buf: bytes | memoryview, result: ZipScan) -> None:
             result.overlaps.append((name_a, name_b))
 
 
-def iter_entry(buf: bytes | memoryview, entry: ZipEntry, *, max_bytes: int | None = None,
+def iter_entry(buf: Buffer, entry: ZipEntry, *, max_bytes: int | None = None,
                verify: bool = True) -> Iterator[bytes]:
     """Yield the entry's uncompressed bytes in bounded pieces.
 
@@ -298,6 +306,6 @@ def iter_entry(buf: bytes | memoryview, entry: ZipEntry, *, max_bytes: int | Non
         raise CorruptZipError(f"{entry.name}: CRC mismatch")
 
 
-def read_entry(buf: bytes | memoryview, entry: ZipEntry, *, max_bytes: int | None = None) -> bytes:
+def read_entry(buf: Buffer, entry: ZipEntry, *, max_bytes: int | None = None) -> bytes:
     """The entry's content (or its first `max_bytes`), checked as `iter_entry` checks it."""
     return b"".join(iter_entry(buf, entry, max_bytes=max_bytes))

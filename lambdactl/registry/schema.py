@@ -11,7 +11,7 @@ if TYPE_CHECKING:
 
 
 def m001_functions(db: Database) -> None:
-    db["functions"].create(
+    db.table("functions").create(
         {
             "name": str,
             "created": float,
@@ -24,7 +24,7 @@ def m001_functions(db: Database) -> None:
         defaults={"tags": "{}", "next_version": 1},
     )
     # One row per version of a function; '$LATEST' is the mutable one (version_num 0).
-    db["versions"].create(
+    db.table("versions").create(
         {
             "function": str,
             "version": str,
@@ -47,7 +47,7 @@ def m001_functions(db: Database) -> None:
 
 def m002_control_plane(db: Database) -> None:
     """Aliases, layers, resource policies, concurrency, async and URL configurations."""
-    db["aliases"].create(
+    db.table("aliases").create(
         {
             "function": str,
             "name": str,
@@ -61,8 +61,8 @@ def m002_control_plane(db: Database) -> None:
         not_null={"function_version", "description", "routing", "revision_id"},
         defaults={"description": "", "routing": "{}"},
     )
-    db["layers"].create({"name": str, "next_version": int}, pk="name", defaults={"next_version": 1})
-    db["layer_versions"].create(
+    db.table("layers").create({"name": str, "next_version": int}, pk="name", defaults={"next_version": 1})
+    db.table("layer_versions").create(
         {
             "layer": str,
             "version": int,
@@ -86,23 +86,23 @@ def m002_control_plane(db: Database) -> None:
     )
     db.execute("CREATE INDEX layer_versions_code_sha ON layer_versions(code_sha)")
     # One resource policy per (function, qualifier); '' is the unqualified function.
-    db["policies"].create(
+    db.table("policies").create(
         {"function": str, "qualifier": str, "statements": str, "revision_id": str},
         pk=("function", "qualifier"),
         not_null={"statements", "revision_id"},
     )
-    db["provisioned_concurrency"].create(
+    db.table("provisioned_concurrency").create(
         {"function": str, "qualifier": str, "requested": int, "status": str, "status_reason": str,
          "last_modified": str},
         pk=("function", "qualifier"),
         not_null={"requested", "status", "last_modified"},
     )
-    db["event_invoke_configs"].create(
+    db.table("event_invoke_configs").create(
         {"function": str, "qualifier": str, "config": str, "last_modified": float},
         pk=("function", "qualifier"),
         not_null={"config", "last_modified"},
     )
-    db["url_configs"].create(
+    db.table("url_configs").create(
         {"function": str, "qualifier": str, "url_id": str, "config": str, "creation_time": str,
          "last_modified_time": str},
         pk=("function", "qualifier"),
@@ -110,7 +110,7 @@ def m002_control_plane(db: Database) -> None:
     )
     db.execute("CREATE UNIQUE INDEX url_configs_url_id ON url_configs(url_id)")
     # Concurrency leases held by running invocations; a lease whose process is gone is stale.
-    db["leases"].create(
+    db.table("leases").create(
         {"id": str, "function": str, "pid": int, "host_boot": str, "acquired": float},
         pk="id",
         not_null={"function", "pid", "acquired"},
@@ -120,7 +120,7 @@ def m002_control_plane(db: Database) -> None:
 
 def m003_logs_and_metrics(db: Database) -> None:
     """Each invocation's log (START .. REPORT) and its metrics."""
-    db["log_events"].create(
+    db.table("log_events").create(
         {
             "id": int,
             "log_group": str,
@@ -133,7 +133,7 @@ def m003_logs_and_metrics(db: Database) -> None:
         not_null={"log_group", "log_stream", "timestamp", "message"},
     )
     db.execute("CREATE INDEX log_events_group_time ON log_events(log_group, timestamp)")
-    db["invocations"].create(
+    db.table("invocations").create(
         {
             "request_id": str,
             "function": str,
@@ -158,14 +158,14 @@ def m004_listing_text(db: Database) -> None:
     FunctionArn's value left empty: a 10,000-function listing is then joined text, not 10,000
     parsed and re-serialized documents. Rows written before this step have NULL here and are
     rendered from `config` instead."""
-    db["versions"].add_column("listing", str)
+    db.table("versions").add_column("listing", str)
 
 
 def m005_log_sizes(db: Database) -> None:
     """Running byte counts of each log group's stored messages, kept in the transaction that
     inserts or trims events, so retention by size never sums the events table. The row with
     the empty name (no log group is named so) holds the total of all groups."""
-    db["log_sizes"].create({"log_group": str, "bytes": int}, pk="log_group", not_null={"bytes"})
+    db.table("log_sizes").create({"log_group": str, "bytes": int}, pk="log_group", not_null={"bytes"})
     db.execute(
         "INSERT INTO log_sizes (log_group, bytes) "
         "SELECT log_group, SUM(length(message)) FROM log_events GROUP BY log_group"

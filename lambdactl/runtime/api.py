@@ -58,7 +58,6 @@ class Invocation:
     kind: str | None = None  # 'response' | 'error' | 'too_large' | set by the environment
     body: bytes = b""
     error_type: str | None = None
-    handed_out_at: float | None = None
     done: threading.Event = field(default_factory=threading.Event)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -267,7 +266,6 @@ class RuntimeAPI:
             inv = self._pending
             assert inv is not None
             self._pending, self._current = None, inv
-            inv.handed_out_at = time.monotonic()
         return response(200, inv.payload, inv.next_headers())
 
     def _answer(self, rid: str, what: bytes, body: bytes, too_large: bool,

@@ -14,14 +14,13 @@ import contextlib
 import os
 import re
 import stat
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from lambdactl.errors import LambdaError
 from lambdactl.limits import MAX_UNZIPPED_BYTES
 
 HEX_RE = re.compile(r"[0-9a-f]{64}")
-COPY_CHUNK_BYTES = 1024 * 1024
 
 
 def _bad_zip(message: str) -> LambdaError:
@@ -54,7 +53,7 @@ def _make_read_only(root: Path) -> None:
 
 def remove_tree(path: Path) -> None:
     """rmtree that also works on our read-only trees when not running as root."""
-    def onerror(func, p, _exc):  # type: ignore[no-untyped-def]
+    def onerror(func: Callable[[str], object], p: str, _exc: object) -> None:
         with contextlib.suppress(OSError):
             os.chmod(os.path.dirname(p), 0o755)
             os.chmod(p, 0o755)
@@ -192,16 +191,6 @@ def merge_layers(cache_dir: Path, layer_dirs: Sequence[Path]) -> Path | None:
         remove_tree(tmp)
         raise
     return _publish(tmp, target)
-
-
-def sha256_file(path: Path) -> str:
-    import hashlib
-
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(COPY_CHUNK_BYTES):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def trees_in_use() -> set[str]:

@@ -257,7 +257,7 @@ class ExecutionEnvironment:
                               listener=listener)
         self.api.on_event = self._wake.set
         self._supervised.set()
-        if self._state is State.DEAD:
+        if self.state is State.DEAD:  # the property: another thread may have moved it
             # Shut down (a server stopping) while the sandbox was being launched, before there
             # was a supervisor to kill it: nothing may outlive the shutdown.
             self._die()

@@ -41,8 +41,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from lambdactl import _record as dataclasses
-from lambdactl._record import dataclass
+from lambdactl._record import dataclass, replace
 from lambdactl.runtime.cgroups import Cgroup, create_cgroup
 from lambdactl.runtime.discovery import RuntimeInfo
 from lambdactl.runtime.spec import (
@@ -110,7 +109,7 @@ def _probe_bwrap(bwrap: str) -> tuple[bool, str, bool, bool]:
     base = [bwrap, "--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID),
             "--unshare-pid", "--unshare-ipc", "--die-with-parent", "--new-session",
             "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev"]
-    attempts = ((["--disable-userns", "--size", "1048576"], True, True),
+    attempts: tuple[tuple[list[str], bool, bool], ...] = ((["--disable-userns", "--size", "1048576"], True, True),
                 (["--size", "1048576"], True, False), ([], False, False))
     failures: list[str] = []
     try:
@@ -490,7 +489,7 @@ def launch(spec: SandboxSpec, info: RuntimeInfo, runtime_api: str,
 
         private_tmp = Path(tempfile.mkdtemp(prefix="lambdactl-tmp-"))
         os.chmod(private_tmp, 0o700)
-        layout = dataclasses.replace(layout, tmp_dir=str(private_tmp))
+        layout = replace(layout, tmp_dir=str(private_tmp))
         cwd = str(spec.task_root)
         # No tmpfs to size: bound each file written instead (weaker: not the total).
         fsize = spec.tmp_mb * 1024 * 1024
@@ -551,8 +550,8 @@ def launch(spec: SandboxSpec, info: RuntimeInfo, runtime_api: str,
         os.close(filter_fd)
     if gate:
         os.close(gate[0])
+        assert cgroup is not None
         try:
-            assert cgroup is not None
             _adopt(proc, cgroup, limits)
         except BaseException:
             proc.kill()  # never let it run outside its limits

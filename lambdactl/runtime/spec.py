@@ -11,8 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from lambdactl import _record as dataclasses
-from lambdactl._record import dataclass, field
+from lambdactl._record import dataclass, field, replace
 from lambdactl.limits import (
     DEFAULT_EPHEMERAL_MB,
     DEFAULT_MEMORY_MB,
@@ -26,7 +25,6 @@ from lambdactl.models import NODE_RUNTIMES, PROVIDED_RUNTIMES, RESERVED_ENV_KEYS
 TASK_DIR = "/var/task"
 OPT_DIR = "/opt"
 RUNTIME_DIR = "/var/runtime"
-TMP_DIR = "/tmp"
 
 LAMBDA_PATH = "/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:/opt/bin"
 
@@ -79,7 +77,7 @@ class SandboxSpec:
             raise ValueError(f"unknown initialization_type {self.initialization_type!r}")
 
     def replace(self, **changes: object) -> SandboxSpec:
-        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+        return replace(self, **changes)
 
 
 @dataclass(frozen=True)

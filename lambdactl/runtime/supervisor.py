@@ -378,11 +378,12 @@ class Supervisor:
                 rss += max(0, unmapped)
         else:
             pids = self.tree()
-            if self.bwrap:
+            bwrap = self.launched.mode.bwrap  # the program the sandbox was started with
+            if self.bwrap and bwrap:
                 # bwrap's own two processes (the one we started and its namespace child) are
                 # our machinery, not the function's memory. Known by what they run and where
                 # they sit: a function can give any process the name "bwrap".
-                ours = {self.pid, *(c for c in _children(self.pid) if _runs(c, self.proc.args[0]))}
+                ours = {self.pid, *(c for c in _children(self.pid) if _runs(c, bwrap))}
                 pids = [p for p in pids if p not in ours]
             rss = _rss_bytes(pids[0]) if len(pids) == 1 else sum(_pss_bytes(p) for p in pids)
             if scan_shared:

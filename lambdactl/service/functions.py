@@ -199,17 +199,28 @@ def _as_listed(item: dict[str, Any]) -> dict[str, Any]:
     return item
 
 
-def listing_text(item: dict[str, Any]) -> str:
-    """A listing item as the CLI's JSON output prints it (indented by 4, at depth 0)."""
+# The list-item cache, `versions.listing` (schema m004). Owned here: `save_version` is its only
+# writer and fills it in the statement that writes `config`, so the two change in one
+# transaction; `list_functions_encoded` is its only reader. NULL means no cached item (a row
+# from before m004, or text SQLite cannot store): the item is then encoded from `config`.
+# Measured at 10,000 functions, the whole `list-functions` takes ~170 ms with the cache and
+# ~315 ms without it (parsing 10,000 configurations and encoding them again).
+
+
+def encode_list_item(item: dict[str, Any]) -> str:
+    """The service's JSON encoding of one ListFunctions item, the text the cache holds: AWS's
+    member order (`save_version` keeps it), FunctionArn's value empty until read, indented by
+    4 spaces at depth 0 with non-ASCII kept, the layout of the AWS CLI's JSON output, so a
+    face printing a whole listing that way embeds the items without parsing them."""
     return json.dumps(item, indent=4, ensure_ascii=False)
 
 
 ARN_SLOT = '"FunctionArn": ""'
 
 
-def _storable(text: str) -> str | None:
+def _cacheable(text: str) -> str | None:
     """`text`, or None when SQLite cannot store it (a lone surrogate from a non-UTF-8
-    argument): such a row's listing is then rendered from its configuration when read."""
+    argument): such a row's item is then encoded from its configuration when read."""
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
@@ -217,16 +228,16 @@ def _storable(text: str) -> str | None:
     return text
 
 
-def listing_texts(svc: Service, rows: Iterable[tuple[str, str | None, str, str | None]]) -> list[str]:
-    """(function name, stored listing text or None, stored config, ARN qualifier) rows ->
-    listing items as JSON text, FunctionArn filled in: the same items as `listing_items`,
-    never parsed. Names and qualifiers need no JSON escaping ([a-zA-Z0-9-_], $LATEST, digits)."""
+def _encoded_items(svc: Service, rows: Iterable[tuple[str, str | None, str, str | None]]) -> list[str]:
+    """(function name, cached item or None, stored config, ARN qualifier) rows -> encoded
+    items, FunctionArn filled in: the same items as `listing_items`, never parsed. Names and
+    qualifiers need no JSON escaping ([a-zA-Z0-9-_], $LATEST, digits)."""
     # As JSON string content: region and account come from the command line and config.toml.
     prefix = json.dumps(arn(svc, ""), ensure_ascii=False)[1:-1]
     out = []
     for name, text, config, qualifier in rows:
-        if text is None:  # a row from before listings were stored
-            text = listing_text(_as_listed(loads(config)))
+        if text is None:
+            text = encode_list_item(_as_listed(loads(config)))
         value = f"{prefix}{name}:{qualifier}" if qualifier else prefix + name
         out.append(text.replace(ARN_SLOT, f'"FunctionArn": "{value}"', 1))
     return out
@@ -391,7 +402,7 @@ def _check_environment(variables: dict[str, str]) -> None:
         )
     measured = json.dumps(variables, separators=(",", ":"), ensure_ascii=False)
     if len(measured.encode("utf-8")) > limits.MAX_ENV_BYTES:
-        raise invalid(f"{prefix} exceeded the 4KB limit. String measured: {measured}")
+        raise invalid(f"{prefix} exceeded the {limits.MAX_ENV_BYTES >> 10}KB limit. String measured: {measured}")
 
 
 def _resolve_layers(svc: Service, arns: list[str]) -> list[dict[str, Any]]:
@@ -459,7 +470,7 @@ def check_code_zip(data: bytes, extra_unzipped_bytes: int = 0) -> tuple[str, int
 
 
 def _layers_unzipped(svc: Service, stored_layers: list[dict[str, Any]] | None) -> int:
-    """Unzipped bytes of a function's layers, for the 250 MB code-plus-layers limit."""
+    """Unzipped bytes of a function's layers, for the code-plus-layers limit (MAX_UNZIPPED_BYTES)."""
     if not stored_layers:
         return 0
     from .layers import layers_unzipped_size
@@ -523,7 +534,7 @@ def save_version(svc: Service, name: str, version: str, stored: dict[str, Any], 
             int(stored["CodeSize"]),
             stored["RevisionId"],
             stored["LastModified"],
-            _storable(listing_text(_as_listed(dict(ordered)))),  # a shallow copy: only keys go
+            _cacheable(encode_list_item(_as_listed(dict(ordered)))),  # a shallow copy: only keys go
         ),
     )
 
@@ -710,21 +721,21 @@ def list_functions(svc: Service, req: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def list_functions_text(svc: Service, req: dict[str, Any]) -> list[str]:
+def list_functions_encoded(svc: Service, req: dict[str, Any]) -> list[str]:
     """Every item of ListFunctions (all pages from req's Marker on, as the CLI's pagination
-    merges them) as JSON text: the default `list-functions` output joins these."""
+    merges them), each as `encode_list_item` text: for a face printing a whole listing."""
     out: list[str] = []
     req = dict(req)
     while True:
         rows, all_versions, next_marker = _functions_page(svc, req)
-        out += listing_texts(svc, ((name, text, config, version if all_versions else None) for name, version, config, text in rows))
+        out += _encoded_items(svc, ((name, text, config, version if all_versions else None) for name, version, config, text in rows))
         if not next_marker:
             return out
         req["Marker"] = next_marker
 
 
 def _functions_page(svc: Service, req: dict[str, Any]) -> tuple[list[tuple[str, str, str, str | None]], bool, str | None]:
-    """One page of ListFunctions: (function, version, config, listing) rows, whether all
+    """One page of ListFunctions: (function, version, config, cached item) rows, whether all
     versions are listed, and the next page's marker."""
     v = Validator(req)
     marker = v.string("Marker")
@@ -766,7 +777,7 @@ def update_function_code(svc: Service, req: dict[str, Any]) -> dict[str, Any]:
     name, qualifier = resolve_function_name(svc, req.get("FunctionName"), max_len=140)
     if qualifier is not None:
         raise invalid(f"Unsupported qualifier in function name: {req.get('FunctionName')}")
-    code = {k: req[k] for k in ("ZipFile", "S3Bucket", "S3Key", "S3ObjectVersion", "ImageUri", "CodeDir") if k in req}
+    code: dict[str, Any] = {k: req[k] for k in ("ZipFile", "S3Bucket", "S3Key", "S3ObjectVersion", "ImageUri", "CodeDir") if k in req}
     data, code_dir = _code_from_request(svc, code)
     from ..registry.db import write_transaction
 

@@ -24,41 +24,41 @@ class RuntimeClient:
     def __init__(self, address):
         host, _, port = address.rpartition(":")
         self.addr = (host, int(port))
-        self.sock = None
+        self.sock: _socket.socket | None = None  # in a function: never evaluated
         self.buf = b""
 
     def _connect(self):
-        self.sock = _socket.socket(_socket.AF_INET, _socket.SOCK_STREAM)
-        self.sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
-        self.sock.connect(self.addr)
+        sock = self.sock = _socket.socket(_socket.AF_INET, _socket.SOCK_STREAM)
+        sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
+        sock.connect(self.addr)
         self.buf = b""
+        return sock
 
     def request(self, method, path, body=b"", headers=None):
         for attempt in (0, 1):
-            if self.sock is None:
-                self._connect()
+            sock = self.sock or self._connect()
             head = f"{method} {PREFIX}{path} HTTP/1.1\r\nHost: {API}\r\nContent-Length: {len(body)}\r\n"
             if headers:
                 head += "".join("{}: {}\r\n".format(*kv) for kv in headers.items())
             try:
-                self.sock.sendall(head.encode("latin-1") + b"\r\n" + body)
-                return self._read_response()
+                sock.sendall(head.encode("latin-1") + b"\r\n" + body)
+                return self._read_response(sock)
             except (ConnectionError, BrokenPipeError, EOFError):
-                self.sock.close()
+                sock.close()
                 self.sock = None
                 if attempt:
                     raise
         raise AssertionError("unreachable")
 
-    def _recv(self):
-        data = self.sock.recv(1048576)
+    def _recv(self, sock):
+        data = sock.recv(1048576)
         if not data:
             raise EOFError("Runtime API closed the connection")
         self.buf += data
 
-    def _read_response(self):
+    def _read_response(self, sock):
         while b"\r\n\r\n" not in self.buf:
-            self._recv()
+            self._recv(sock)
         head, _, self.buf = self.buf.partition(b"\r\n\r\n")
         lines = head.decode("latin-1").split("\r\n")
         status = int(lines[0].split(" ", 2)[1])
@@ -68,7 +68,7 @@ class RuntimeClient:
             hdrs[k.strip().lower()] = v.strip()
         n = int(hdrs.get("content-length", "0"))
         while len(self.buf) < n:
-            self._recv()
+            self._recv(sock)
         body, self.buf = self.buf[:n], self.buf[n:]
         return status, hdrs, body
 
@@ -88,10 +88,12 @@ class _JsonContext:
         return {"-Infinity": float("-inf"), "Infinity": float("inf"), "NaN": float("nan")}[name]
 
 
+_scan: "_json.make_scanner | None"
 try:
     import _json
 
-    _scan = _json.make_scanner(_JsonContext())
+    # typeshed types the context as a scanner; the C code reads any object's attributes.
+    _scan = _json.make_scanner(_JsonContext())  # type: ignore[arg-type]
     _make_encoder = _json.make_encoder
     _encode_str = _json.encode_basestring_ascii
 except (ImportError, AttributeError, TypeError):  # an interpreter without the accelerator
@@ -206,9 +208,8 @@ def _stack(tb, skip_bootstrap=True):
     import traceback
 
     frames = traceback.extract_tb(tb)
-    if skip_bootstrap:
-        frames = [f for f in frames if f.filename != __file__]
-    return traceback.format_list(frames)
+    kept = [f for f in frames if f.filename != __file__] if skip_bootstrap else frames
+    return traceback.format_list(kept)
 
 
 def _error_doc(error_type, message, request_id, trace):
@@ -302,7 +303,8 @@ class _LoggingImportHook:
 
         spec = importlib.machinery.PathFinder.find_spec(name, path)
         if spec is not None and spec.loader is not None:
-            spec.loader = _ConfiguringLoader(spec.loader)
+            # Duck-typed (importlib.abc would cost the bootstrap an import): typeshed wants a Loader.
+            spec.loader = _ConfiguringLoader(spec.loader)  # type: ignore[assignment]
         return spec
 
 
@@ -337,7 +339,7 @@ def main():
     # Output must reach the pipe before the response is posted, or it lands in the next
     # invocation's log; line buffering keeps print() cheap and ordered.
     for stream in (sys.stdout, sys.stderr):
-        stream.reconfigure(line_buffering=True)
+        stream.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # a TextIOWrapper; typeshed: TextIO
     if "logging" not in sys.modules:
         sys.meta_path.insert(0, _LoggingImportHook())
     client = RuntimeClient(API)
