@@ -3,8 +3,9 @@
 
 Why a writer thread: the worker that answered a request only queues what it already holds (the
 head's bytes, the answer's status digits, the duration); this thread parses, routes and formats,
-and writes whatever has queued by then in one write and one flush. Lines appear as soon as the
-thread runs, and a burst of requests costs one system call per batch, none on the worker.
+and writes whatever has queued in one write and one flush. It gathers for BATCH_S after the first
+line of a batch, so a stream of requests wakes it ~50 times a second instead of once per request
+(woken per request it cost a warm invoke ~50 us at p50), and a line still appears within BATCH_S.
 Must not know: Lambda's rules; it names operations with the server's router.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from typing import Any, TextIO
 
 from ..httpwire import BadRequest, parse_head
@@ -22,6 +24,7 @@ from .rest import parse_target
 NO_OPERATION = "-"
 FUNCTION_URL = "FunctionUrl"
 LOCAL = "lambdactl"
+BATCH_S = 0.02
 
 
 class AccessLog:
@@ -44,6 +47,8 @@ class AccessLog:
     def _run(self) -> None:
         while True:
             item = self._queue.get()
+            if item is not None:
+                time.sleep(BATCH_S)
             lines = []
             done = False
             while True:
