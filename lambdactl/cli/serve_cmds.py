@@ -114,6 +114,9 @@ def register(app: typer.Typer) -> None:
         signal.signal(signal.SIGINT, _stop)
         if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:  # nohup keeps it ignored
             signal.signal(signal.SIGHUP, _stop)
+        # Everything the start-up line needs is loaded before the server accepts: a flood of
+        # connections may take every descriptor a lazy import would need.
+        announcement = _announcement(server.url, settings)
         if not quiet:
             from ..server.access_log import AccessLog
 
@@ -124,7 +127,7 @@ def register(app: typer.Typer) -> None:
         backup_in_background(settings.registry_path)
         typer.echo(json.dumps({"url": server.url, "pid": os.getpid(), "home": str(settings.home)}))
         sys.stdout.flush()
-        _announce(server.url, settings)
+        print(announcement, file=sys.stderr, flush=True)
         # The kernel may hand SIGTERM to any thread (one already holding a pending SIGCHLD from a
         # sandbox makes another thread likelier); CPython runs the Python handler only when the
         # main thread next executes bytecode, so the main thread must never block without end.
@@ -174,12 +177,12 @@ def register(app: typer.Typer) -> None:
     app.add_typer(serve_app, name="serve")
 
 
-def _announce(url: str, settings) -> None:  # type: ignore[no-untyped-def]
-    """The start-up line on stderr (stdout's JSON line is for programs): where, which home, which sandbox."""
+def _announcement(url: str, settings) -> str:  # type: ignore[no-untyped-def]
+    """The start-up line for stderr (stdout's JSON line is for programs): where, which home, which sandbox."""
     from ..runtime.sandbox import detect_mode_cached
 
     mode = detect_mode_cached(settings.cache_dir / "sandbox.json").name
-    print(f"lambdactl serve: listening on {url} (home {settings.home}, sandbox {mode})", file=sys.stderr, flush=True)
+    return f"lambdactl serve: listening on {url} (home {settings.home}, sandbox {mode})"
 
 
 def _detach(home: Path, host: str, port: int, idle_timeout: float | None, region: str | None, require_auth: bool,
