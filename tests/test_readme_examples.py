@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -80,7 +81,7 @@ def test_makefile_never_deploys_a_zip_that_failed_lint(tmp_path: Path) -> None:
     built = (tmp_path / "build" / "function.zip").read_bytes()
     sha = _code_sha(home, function)
     assert sha != deployed
-    assert sha == __import__("base64").b64encode(hashlib.sha256(built).digest()).decode()
+    assert sha == base64.b64encode(hashlib.sha256(built).digest()).decode()
     again = make()
     assert again.returncode == 0 and "update-function-code" not in again.stdout
 
