@@ -1,7 +1,10 @@
 """Warm-invoke latency and throughput of `lambdactl serve`, beside the same loop of CLI calls
 without a server, in one run.
 
-Usage: python benchmarks/serve.py [--requests 2000] [--cli-loop 200]
+Usage: python benchmarks/serve.py [--requests 2000] [--cli-loop 200] [--quiet]
+
+The server's stderr (its access log, one line per request) goes to a file, as with `serve
+--detach`; `--quiet` runs it without the access log, to compare.
 
 Measures, for a trivial Python handler:
 - cold start through the server (first invoke of a new function);
@@ -57,6 +60,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--cli-loop", type=int, default=200)
+    parser.add_argument("--quiet", action="store_true", help="serve --quiet: no access log")
     args = parser.parse_args()
     exe = shutil.which("lambdactl", path=str(Path(sys.executable).parent)) or shutil.which("lambdactl")
     if not exe:
@@ -79,7 +83,9 @@ def main() -> int:
             subprocess.run([exe, "invoke", "--function-name", "f", f"{tmp}/o.json"], env=env, check=True, capture_output=True)
         direct = (time.perf_counter() - t0) / args.cli_loop * 1000
 
-        server = subprocess.Popen([exe, "serve", "--port", "0"], env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        log = open(Path(tmp) / "server.log", "wb")  # noqa: SIM115 - the server's stderr, closed with the folder
+        server = subprocess.Popen([exe, "serve", "--port", "0", *(["--quiet"] if args.quiet else [])], env=env,
+                                  stdout=subprocess.PIPE, stderr=log, text=True)
         try:
             assert server.stdout is not None
             info = json.loads(server.stdout.readline())

@@ -327,7 +327,7 @@ def test_cli_round_trip(home: Path, zip_path: Path, tmp_path: Path) -> None:
     assert r.json["CompatibleRuntimes"] == ["python3.12", "python3.13"]
     assert run_cli(*create_args("f", zip_path, "--layers", r.json["LayerVersionArn"]), home=home).code == 0
     assert run_cli("publish-version", "--function-name", "f", home=home).json["Version"] == "1"
-    r = run_cli("create-alias", "--function-name", "f", "--name", "live", "--function-version", "1", "--routing-config", 'AdditionalVersionWeights={"1"=0.5}', home=home)
+    r = run_cli("create-alias", "--function-name", "f", "--name", "live", "--function-version", "1", "--routing-config", 'AdditionalVersionWeights={1=0.5}', home=home)
     assert r.code == 254 and "already included in routing configuration" in r.stderr
     r = run_cli("create-alias", "--function-name", "f", "--name", "live", "--function-version", "1", home=home)
     assert r.code == 0 and r.json["AliasArn"].endswith(":f:live")

@@ -161,7 +161,7 @@ def test_weighted_alias_through_invoke(home: Path, tmp_path: Path) -> None:
     run_cli(*create_args("w", z, "--publish"), home=home)
     run_cli("update-function-configuration", "--function-name", "w", "--timeout", "5", home=home)
     run_cli("publish-version", "--function-name", "w", home=home)
-    run_cli("create-alias", "--function-name", "w", "--name", "split", "--function-version", "1", "--routing-config", 'AdditionalVersionWeights={"2"=0.5}', home=home)
+    run_cli("create-alias", "--function-name", "w", "--name", "split", "--function-version", "1", "--routing-config", 'AdditionalVersionWeights={2=0.5}', home=home)
     svc = Service(Settings.load(home))
     seen = {"1": 0, "2": 0}
     for _ in range(60):

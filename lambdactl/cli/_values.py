@@ -64,6 +64,9 @@ def read_file_value(flag: str, value: str, *, limit: int | None = None) -> str |
 # Shorthand syntax
 
 
+_KEY_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.#/:")
+
+
 class _Shorthand:
     def __init__(self, text: str, flag: str) -> None:
         self.text = text
@@ -113,15 +116,11 @@ class _Shorthand:
             return out
 
     def key(self) -> str:
-        if self.peek() and self.peek() in "\"'":
-            return self.quoted()
+        # The AWS CLI's key grammar: ASCII letters, digits and -_.#/: only, never quoted.
         start = self.i
-        while self.i < len(self.text) and self.text[self.i] not in "=,{}[]":
+        while self.i < len(self.text) and self.text[self.i] in _KEY_CHARS:
             self.i += 1
-        key = self.text[start:self.i].strip()
-        if not key:
-            raise self.error("key")
-        return key
+        return self.text[start:self.i]
 
     def value(self, stops: str) -> Any:
         self.skip_ws()

@@ -30,7 +30,7 @@ def _health(url: str, timeout: float = 1.0) -> dict | None:  # type: ignore[type
 
     parts = urlsplit(url)
     try:
-        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+        conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=timeout)
         conn.request("GET", "/lambdactl/health")
         resp = conn.getresponse()
         data = resp.read()
@@ -53,6 +53,7 @@ def register(app: typer.Typer) -> None:
         home: HomeOption = None,
         region: Annotated[str | None, typer.Option("--region", help="Region used in ARNs.")] = None,
         require_auth: Annotated[bool, typer.Option("--require-auth", help="Accept only REST requests SigV4-signed with an access key of config.toml [server.credentials].")] = False,
+        quiet: Annotated[bool, typer.Option("--quiet", help="No access log (one stderr line per request: method, path, operation, status, milliseconds).")] = False,
     ) -> None:
         """Run the Lambda endpoint in the foreground (Ctrl-C stops it), or in the background with --detach."""
         if ctx.invoked_subcommand is not None:
@@ -73,7 +74,7 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"lambdactl: {exc}", err=True)
             raise typer.Exit(ExitStatus.USAGE) from None
         if detach:
-            raise typer.Exit(_detach(settings.home, host, port, idle_timeout, region, require_auth))
+            raise typer.Exit(_detach(settings.home, host, port, idle_timeout, region, require_auth, quiet))
         from ..server.core import LambdaServer
 
         try:
@@ -113,18 +114,28 @@ def register(app: typer.Typer) -> None:
         signal.signal(signal.SIGINT, _stop)
         if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:  # nohup keeps it ignored
             signal.signal(signal.SIGHUP, _stop)
+        # Everything the start-up line needs is loaded before the server accepts: a flood of
+        # connections may take every descriptor a lazy import would need.
+        announcement = _announcement(server.url, settings)
+        if not quiet:
+            from ..server.access_log import AccessLog
+
+            server.access_log = AccessLog(sys.stderr, server.router)
         server.start()
         from ..registry.db import backup_in_background
 
         backup_in_background(settings.registry_path)
         typer.echo(json.dumps({"url": server.url, "pid": os.getpid(), "home": str(settings.home)}))
         sys.stdout.flush()
+        print(announcement, file=sys.stderr, flush=True)
         # The kernel may hand SIGTERM to any thread (one already holding a pending SIGCHLD from a
         # sandbox makes another thread likelier); CPython runs the Python handler only when the
         # main thread next executes bytecode, so the main thread must never block without end.
         while not server.wait(0.25):
             pass
         done.wait(25)
+        if server.access_log is not None:
+            server.access_log.close()
 
     @serve_app.command("status")
     def status(home: HomeOption = None) -> None:
@@ -166,7 +177,16 @@ def register(app: typer.Typer) -> None:
     app.add_typer(serve_app, name="serve")
 
 
-def _detach(home: Path, host: str, port: int, idle_timeout: float | None, region: str | None, require_auth: bool) -> int:
+def _announcement(url: str, settings) -> str:  # type: ignore[no-untyped-def]
+    """The start-up line for stderr (stdout's JSON line is for programs): where, which home, which sandbox."""
+    from ..runtime.sandbox import detect_mode_cached
+
+    mode = detect_mode_cached(settings.cache_dir / "sandbox.json").name
+    return f"lambdactl serve: listening on {url} (home {settings.home}, sandbox {mode})"
+
+
+def _detach(home: Path, host: str, port: int, idle_timeout: float | None, region: str | None, require_auth: bool,
+            quiet: bool) -> int:
     from ..settings import ensure_home, open_private
 
     ensure_home(home)
@@ -178,6 +198,8 @@ def _detach(home: Path, host: str, port: int, idle_timeout: float | None, region
         args += ["--region", region]
     if require_auth:
         args.append("--require-auth")
+    if quiet:
+        args.append("--quiet")
     proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, close_fds=True)
     from ..settings import read_server_file
 

@@ -122,6 +122,8 @@ class _Client(Conn):
 
 
 class LambdaServer:
+    access_log: Any = None  # an AccessLog set by `serve` unless --quiet
+
     def __init__(self, settings: Settings, host: str = "127.0.0.1", port: int = 9001, *, idle_timeout_s: float | None = None,
                  require_auth: bool = False) -> None:
         check_bind(host, require_auth)
@@ -452,7 +454,7 @@ class LambdaServer:
                     self._park(c, c.until if c.in_head else monotonic() + self.keepalive_timeout_s)
                     return
                 c.in_head = False
-                out, keep = self._exchange(c, head)
+                out, keep = self._logged_exchange(c, head)
                 if not keep:
                     self._refuse(c, out)
                     return
@@ -505,6 +507,15 @@ class LambdaServer:
         except OSError:
             pass
         self._close(c)
+
+    def _logged_exchange(self, c: _Client, head: bytes) -> tuple[bytes, bool]:
+        """`_exchange`, timed for the access log when one is kept (it formats on its own thread)."""
+        if self.access_log is None:
+            return self._exchange(c, head)
+        started = monotonic()
+        out, keep = self._exchange(c, head)
+        self.access_log.record(head, out, monotonic() - started)
+        return out, keep
 
     def _exchange(self, c: _Client, head: bytes) -> tuple[bytes, bool]:
         """One request on `c`: the answer, and whether the connection may serve another."""
