@@ -48,7 +48,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
     "concurrency": {"account_limit": int},
     "server": {"host": str, "port": int, "idle_timeout_s": float, "credentials": {"*": str},
                "header_timeout_s": float, "keepalive_timeout_s": float, "body_timeout_s": float,
-               "max_connections": int, "allowed_hosts": [str]},
+               "max_connections": int, "allowed_hosts": [str], "log_max_mb": float},
     "logs": {"max_mb_per_function": float, "max_mb_total": float},
     "metrics": {"invocations_max_age_hours": float},
 }

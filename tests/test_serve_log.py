@@ -89,3 +89,23 @@ def test_detached_server_logs_to_its_file(home: Path, tmp_path: Path) -> None:
         assert re.search(r"^POST /2015-03-31/functions CreateFunction 201 \d+\.\dms$", text, re.M), text
     finally:
         assert run_cli("serve", "stop", home=home).code == 0
+
+
+def test_a_detached_servers_log_is_kept_under_its_cap(home: Path) -> None:
+    (home / "config.toml").write_text("[server]\nlog_max_mb = 0.004\n")  # ~4 KB
+    r = run_cli("serve", "--detach", "--port", "0", home=home)
+    assert r.code == 0, r.stderr
+    try:
+        url = __import__("json").loads(r.stdout)["url"]
+        log, old = home / "server.log", home / "server.log.1"
+        for _ in range(3):  # three rounds of ~3 KB of lines, each round written before the next
+            for _ in range(40):
+                assert _request(url, "GET", "/2015-03-31/functions/") == 200
+            _lines_when(log, lambda t: t.count("ListFunctions 200") >= 40 or old.exists())
+        assert old.exists(), "server.log never rotated"
+        assert log.stat().st_size < 8192 and old.stat().st_size < 8192
+        assert oct(old.stat().st_mode & 0o777) == oct(log.stat().st_mode & 0o777) == "0o600"
+        assert _request(url, "GET", "/2015-03-31/functions/") == 200
+        assert "ListFunctions 200" in _lines_when(log, lambda t: "ListFunctions 200" in t)
+    finally:
+        assert run_cli("serve", "stop", home=home).code == 0

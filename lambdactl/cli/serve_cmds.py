@@ -118,9 +118,10 @@ def register(app: typer.Typer) -> None:
         # connections may take every descriptor a lazy import would need.
         announcement = _announcement(server.url, settings)
         if not quiet:
-            from ..server.access_log import AccessLog
+            from ..server.access_log import AccessLog, rotator
 
-            server.access_log = AccessLog(sys.stderr, server.router)
+            max_log = int(float(settings.get("server.log_max_mb", SERVER_LOG_MAX_MB)) * 1024 * 1024)
+            server.access_log = AccessLog(sys.stderr, server.router, rotator(settings.home / "server.log", max_log))
         server.start()
         from ..registry.db import backup_in_background
 
@@ -183,6 +184,9 @@ def _announcement(url: str, settings) -> str:  # type: ignore[no-untyped-def]
 
     mode = detect_mode_cached(settings.cache_dir / "sandbox.json").name
     return f"lambdactl serve: listening on {url} (home {settings.home}, sandbox {mode})"
+
+
+SERVER_LOG_MAX_MB = 10  # config.toml [server] log_max_mb: server.log past this becomes server.log.1
 
 
 def _detach(home: Path, host: str, port: int, idle_timeout: float | None, region: str | None, require_auth: bool,

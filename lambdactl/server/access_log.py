@@ -11,14 +11,18 @@ Must not know: Lambda's rules; it names operations with the server's router.
 
 from __future__ import annotations
 
+import os
 import queue
+import stat
 import threading
 import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TextIO
 
 from ..httpwire import BadRequest, parse_head
+from ..protocol.rest_json import parse_target
 from . import function_urls
-from .rest import parse_target
 
 # Operation column for requests that are no Lambda API operation.
 NO_OPERATION = "-"
@@ -28,9 +32,12 @@ BATCH_S = 0.02
 
 
 class AccessLog:
-    def __init__(self, stream: TextIO, router: Any) -> None:
+    """`after_write`, if given, runs after each batch is written (the log file's rotation)."""
+
+    def __init__(self, stream: TextIO, router: Any, after_write: Callable[[], None] | None = None) -> None:
         self._stream = stream
         self._router = router
+        self._after_write = after_write
         self._queue: queue.SimpleQueue[tuple[bytes, bytes, float] | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="access-log", daemon=True)
         self._thread.start()
@@ -64,6 +71,8 @@ class AccessLog:
                 try:
                     self._stream.write("".join(lines))
                     self._stream.flush()
+                    if self._after_write is not None:
+                        self._after_write()
                 except (OSError, ValueError):
                     pass  # a closed or broken log must not stop the server
             if done:
@@ -89,3 +98,30 @@ class AccessLog:
             return req.method, path, LOCAL
         matched = self._router.match(req.method, path, query)
         return req.method, path, matched[0].op if matched is not None else NO_OPERATION
+
+
+def rotator(path: Path, max_bytes: int) -> Callable[[], None]:
+    """Keep the log file that this process's stdout and stderr write to (a detached server's
+    server.log) under `max_bytes`: past it the file becomes NAME.1 (replacing the older one) and
+    both descriptors move to a fresh file. A log on a terminal or a pipe is left alone."""
+    from ..settings import open_private
+
+    def rotate() -> None:
+        st = os.fstat(2)
+        if st.st_size < max_bytes or not stat.S_ISREG(st.st_mode):
+            return
+        try:
+            on_disk = os.stat(path)
+        except FileNotFoundError:
+            return
+        if (on_disk.st_dev, on_disk.st_ino) != (st.st_dev, st.st_ino):
+            return  # stderr is some other file: not ours to rotate
+        os.replace(path, path.with_name(path.name + ".1"))
+        fd = open_private(path, os.O_WRONLY | os.O_APPEND)
+        try:
+            os.dup2(fd, 1)
+            os.dup2(fd, 2)
+        finally:
+            os.close(fd)
+
+    return rotate
