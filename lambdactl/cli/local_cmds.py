@@ -7,24 +7,28 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from ..errors import LambdaError
 from ._errors import ExitStatus
 
+if TYPE_CHECKING:
+    from ..service import Service
 
-def _service(home: str | None) -> object:
+
+def _service(home: str | None) -> Service:
     from ..service import Service
     from ..settings import Settings
 
     return Service(Settings.load(home))
 
 
-def _storage_exit(svc: object, exc: BaseException) -> BaseException:
+def _storage_exit(svc: Service, exc: BaseException) -> BaseException:
     """A registry that cannot be read (damaged, a read-only home, ...) as the service words it."""
-    explained = svc.storage_error(exc)  # type: ignore[attr-defined]
-    if explained is exc:
+    explained = svc.storage_error(exc)
+    if explained is exc or not isinstance(explained, LambdaError):
         return exc
     from ._errors import service_error
 
@@ -52,7 +56,7 @@ def register(app: typer.Typer) -> None:
 
         svc = _service(home)
         try:
-            group = log_group or logs.function_log_group(svc, function_name)  # type: ignore[arg-type]
+            group = log_group or logs.function_log_group(svc, function_name)
             start = logs.parse_since(since)
         except (sqlite3.Error, OSError) as exc:
             raise _storage_exit(svc, exc) from None
@@ -67,7 +71,7 @@ def register(app: typer.Typer) -> None:
         out = sys.stdout.buffer
         try:
             while True:
-                for event_id, stream, _ts, message in logs.events(svc, group, since=start, after_id=last):  # type: ignore[arg-type]
+                for event_id, stream, _ts, message in logs.events(svc, group, since=start, after_id=last):
                     lines = message.split(b"\n")  # not splitlines: a carriage return is shown, not obeyed
                     if lines[-1] == b"":
                         lines.pop()
@@ -99,7 +103,7 @@ def register(app: typer.Typer) -> None:
         from ..service.invoke import runtime_overrides
 
         svc = _service(home)
-        data = report(runtime_overrides(svc), svc.settings.cache_dir / "runtimes.json")  # type: ignore[arg-type, attr-defined]
+        data = report(runtime_overrides(svc), svc.settings.cache_dir / "runtimes.json")
         if gc:
             data["gc"] = _collect(svc)
         if output == "json":

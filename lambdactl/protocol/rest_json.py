@@ -223,7 +223,7 @@ def encode_response(route: Route, result: dict[str, Any]) -> tuple[int, Headers,
         meta = outputs.get(key)
         loc = meta["location"] if meta else "body"
         if loc == "header":
-            headers.append((meta["location_name"], str(value)))  # type: ignore[index]
+            headers.append((meta["location_name"], str(value)))
         elif loc == "statusCode":
             status = int(value)
         elif loc == "payload":

@@ -43,7 +43,7 @@ def _row(svc: Service, function: str, alias: str, conn: sqlite3.Connection | Non
         "SELECT function_version, description, routing, revision_id FROM aliases WHERE function = ? AND name = ?",
         (function, alias),
     ).fetchone()
-    return tuple(row) if row else None  # type: ignore[return-value]
+    return tuple(row) if row else None
 
 
 def _shape(svc: Service, function: str, alias: str, row: tuple[str, str, str, str]) -> dict[str, Any]:
@@ -231,7 +231,7 @@ def list_aliases(svc: Service, req: dict[str, Any]) -> dict[str, Any]:
         + " AND ".join(clauses) + " ORDER BY name LIMIT ?",
         (*params, page + 1),
     ).fetchall()
-    out: dict[str, Any] = {"Aliases": [_shape(svc, function, r[0], tuple(r[1:])) for r in rows[:page]]}  # type: ignore[arg-type]
+    out: dict[str, Any] = {"Aliases": [_shape(svc, function, r[0], tuple(r[1:])) for r in rows[:page]]}
     if len(rows) > page:
         out["NextMarker"] = encode_marker(rows[page - 1][0], 0)
     return out

@@ -114,7 +114,7 @@ def _authorize(svc: Service, req: dict[str, Any], config: dict[str, Any]) -> sig
 
 def _domain(svc: Service, req: dict[str, Any]) -> str:
     """The URL's host name: the Host header when it names the URL, else the printed FunctionUrl's."""
-    host = req["Headers"].get("host", "")
+    host: str = req["Headers"].get("host", "")
     if HOST_RE.match(host):
         return host.rsplit(":", 1)[0] if not host.endswith("]") else host
     from ..service.urls import function_url

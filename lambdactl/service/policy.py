@@ -235,7 +235,8 @@ def is_invoke_allowed(
         if not _principal_matches(statement.get("Principal"), principal):
             continue
         actions = statement.get("Action")
-        if not any(_action_matches(a, action) for a in (actions if isinstance(actions, list) else [actions])):
+        if not any(isinstance(a, str) and _action_matches(a, action)
+                   for a in (actions if isinstance(actions, list) else [actions])):
             continue
         condition = statement.get("Condition", {})
         arn_like = condition.get("ArnLike", {}).get("AWS:SourceArn")
