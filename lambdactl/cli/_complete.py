@@ -37,7 +37,7 @@ def complete(args: list[str]) -> int:
             return 0
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=0.5)
         try:
-            rows = conn.execute(sql, (args[1],) * binds).fetchall()
+            rows = conn.execute(sql, (args[1],) * binds if binds else ()).fetchall()
         finally:
             conn.close()
     except (sqlite3.Error, OSError, ValueError):

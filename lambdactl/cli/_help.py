@@ -104,7 +104,7 @@ def command_help(spec: CommandSpec) -> str:
     out += ["GLOBAL OPTIONS", *_para("--output, --query, --home, --endpoint-url, --region and the rest: "
                                      "see `lambdactl help`.", 4), "", "EXAMPLES"]
     for what, line in examples(spec):
-        out += _para(what + ":", 4) + [""] + example_lines(line, 8) + [""]
+        out += _para(what + ":", 4) + [""] + example_lines(line, 6) + [""]
     return "\n".join(out).rstrip() + "\n"
 
 

@@ -53,10 +53,11 @@ def _command_callback(spec: CommandSpec) -> Any:
 
         root: GlobalOptions = ctx.obj or GlobalOptions()
         words = ["wait", spec.name] if spec.waiter else [spec.name]
+        args = [DOUBLE_DASH if a == HIDDEN_DOUBLE_DASH else a for a in ctx.args]
         try:
-            if help_topic([*words, *ctx.args]) is not None:
+            if help_topic([*words, *args]) is not None:
                 raise typer.Exit(run_parsed(Help(words)))
-            parsed = parse_command(spec, list(ctx.args), root)
+            parsed = parse_command(spec, args, root)
         except Usage as exc:
             raise typer.Exit(refuse(exc)) from None
         raise typer.Exit(run_parsed(parsed))
@@ -66,8 +67,15 @@ def _command_callback(spec: CommandSpec) -> Any:
     return callback
 
 
-# The API commands take their arguments unparsed: `fast.parse_command` reads them.
+# The API commands take their arguments unparsed: `fast.parse_command` reads them. Click would
+# drop a `--` from them, so the caller hides it (`hide_double_dash`) until they reach the parser.
 RAW_ARGS = {"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []}
+DOUBLE_DASH = "--"
+HIDDEN_DOUBLE_DASH = "\0--"
+
+
+def hide_double_dash(args: list[str]) -> list[str]:
+    return [HIDDEN_DOUBLE_DASH if a == DOUBLE_DASH else a for a in args]
 
 
 def build_own_app() -> typer.Typer:

@@ -63,7 +63,7 @@ def invalid_choice(argument: str, value: str, valid: list[str] | tuple[str, ...]
     text = f"argument {argument}: Invalid choice, valid choices are:\n\n{columns(valid)}\n"
     import difflib
 
-    close = difflib.get_close_matches(value, valid, n=3)
+    close = difflib.get_close_matches(value, valid, cutoff=0.8)  # as close as the AWS CLI asks
     if close:
         text += f"\n\nInvalid choice: '{value}', maybe you meant:\n\n" + "\n".join(f"  * {c}" for c in close)
     return Usage(text)

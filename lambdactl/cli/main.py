@@ -126,11 +126,12 @@ def run_typer(args: list[str]) -> int:
     import typer
     from typer._click import exceptions as click  # Typer's own copy of click
 
-    from .app import build_app
+    from .app import build_app, hide_double_dash
 
     app = build_app()
     try:
-        code = app(args=args, prog_name="lambdactl", standalone_mode=False)
+        code = app(args=hide_double_dash(args) if _is_api_line(args) else args, prog_name="lambdactl",
+                   standalone_mode=False)
     except click.UsageError as exc:
         from ._errors import usage_error
 
