@@ -254,3 +254,14 @@ def test_roles_and_examples_are_valid_command_lines(home: Path) -> None:
             parsed = parse(argv)
             assert parsed is not None and not isinstance(parsed, Help), line
     assert ROLE.startswith("arn:aws:iam::")
+
+
+def test_the_parser_knows_every_own_command() -> None:
+    """Lines naming lambdactl's own commands go to the Typer app; every one of them, and only them."""
+    from lambdactl.cli._help import own_commands
+    from lambdactl.cli._spec import OWN_EXAMPLES
+    from lambdactl.cli.fast import OWN_COMMANDS
+
+    names = {name for name, _ in own_commands()}
+    assert names == set(OWN_COMMANDS)
+    assert {name.partition(" ")[0] for name in OWN_EXAMPLES} == names

@@ -186,6 +186,20 @@ MEMBER_HELP: dict[str, str] = {
     "Principal": "A service (s3.amazonaws.com), an account id, an IAM ARN or *.",
     "SourceArn": "Only when the call comes from this resource (ArnLike condition).",
     "SourceAccount": "Only when the source resource belongs to this account.",
+    "Arn": "The layer version ARN (arn:aws:lambda:REGION:ACCOUNT:layer:NAME:VERSION).",
+    "CodeSigningConfigArn": "A code signing configuration ARN; stored, not enforced locally.",
+    "EventSourceToken": "For Alexa Smart Home functions: a token the invoker must supply.",
+    "ImageUri": "Container images are not supported locally; use --zip-file.",
+    "InvokedViaFunctionUrl": "Only when the call comes through the function's URL.",
+    "KMSKeyArn": "A KMS key ARN for the environment variables; stored, not used locally.",
+    "LicenseInfo": "The layer's license: an SPDX identifier, a URL or free text.",
+    "MasterRegion": "For Lambda@Edge replicas: the region of the master function.",
+    "OrganizationId": "With --principal *: only accounts of this AWS organization.",
+    "PrincipalOrgID": "Only principals of this AWS organization.",
+    "S3Bucket": "S3 locations are not supported locally; use --zip-file.",
+    "S3Key": "S3 locations are not supported locally; use --zip-file.",
+    "S3ObjectVersion": "S3 locations are not supported locally; use --zip-file.",
+    "SourceKMSKeyArn": "A KMS key ARN for the code; stored, not used locally.",
 }
 
 CODE_DIR_HELP = (
@@ -426,5 +440,4 @@ OWN_EXAMPLES: dict[str, tuple[tuple[str, str], ...]] = {
     "serve stop": (("Stop the server", "lambdactl serve stop"),),
     "logs tail": (("Follow a function's log", "lambdactl logs tail my-function --follow --since 1h"),),
     "doctor": (("Check the registry and collect garbage", "lambdactl doctor --gc"),),
-    "invoke-local": (("Run a handler from a folder", "lambdactl invoke-local ./src app.handler"),),
 }

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 HELP_FLAGS = frozenset({"-h", "--help"})
 # lambdactl's own commands, parsed by their Typer modules.
-OWN_COMMANDS = frozenset({"package", "package-layer", "lint", "serve", "logs", "doctor", "invoke-local"})
+OWN_COMMANDS = frozenset({"package", "package-layer", "lint", "serve", "logs", "doctor"})
 # Command groups: `lambdactl GROUP SUBCOMMAND ...` (the event services will add theirs here).
 GROUPS = ("wait",)
 

@@ -158,10 +158,14 @@ def _click_words(exc: Any) -> str:
 
 
 def _is_api_line(args: list[str]) -> bool:
+    """Whether the command named (after any global options and their values) is an API one."""
+    from ._options import VALUE_OPTIONS
     from .fast import OWN_COMMANDS
 
-    positional = [a for a in args if not a.startswith("-")]
-    return not positional or positional[0] not in OWN_COMMANDS
+    i = 0
+    while i < len(args) and args[i].startswith("-"):
+        i += 2 if args[i] in VALUE_OPTIONS else 1
+    return i >= len(args) or args[i] not in OWN_COMMANDS
 
 
 if __name__ == "__main__":
