@@ -20,10 +20,11 @@ class ExitStatus(IntEnum):
 
 
 USAGE_TEXT = (
-    "usage: lambdactl [options] <command> [parameters]\n"
+    "usage: lambdactl [options] <command> [<subcommand> ...] [parameters]\n"
     "To see help text, you can run:\n\n"
-    "  lambdactl --help\n"
-    "  lambdactl <command> --help\n"
+    "  lambdactl help\n"
+    "  lambdactl <command> help\n"
+    "  lambdactl <command> <subcommand> help\n"
 )
 
 
@@ -37,7 +38,7 @@ def usage_error(message: str, stream: IO[str] | None = None, *, show_usage: bool
     out = stream or sys.stderr
     if show_usage:
         out.write("\n" + USAGE_TEXT + "\n")
-    out.write(f"{message}\n" if message.startswith(("aws:", "lambdactl:", "Error", "Parameter validation failed"))
+    out.write(f"{message}\n" if message.startswith(("lambdactl:", "Unknown options:", "Error", "Parameter validation failed"))
               else f"lambdactl: error: {message}\n")
     return ExitStatus.USAGE
 

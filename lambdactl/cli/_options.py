@@ -86,3 +86,33 @@ class GlobalOptions:
             mine, theirs = getattr(self, name), getattr(other, name)
             setattr(out, name, theirs if theirs not in (None, False, default) else mine)
         return out
+
+
+# What each global option does: the Typer app, `lambdactl help` and the man pages read this.
+GLOBAL_HELP: dict[str, str] = {
+    "--output": "json, text, table, yaml, yaml-stream or off.",
+    "--query": "A JMESPath query applied to the response.",
+    "--region": "Region used in ARNs (default from config.toml, else us-east-1).",
+    "--profile": "Accepted for AWS CLI compatibility; ignored.",
+    "--home": "The registry directory (default LAMBDACTL_HOME or the user data dir).",
+    "--endpoint-url": "Send the command to this lambdactl server (default: the one in server.json, if running).",
+    "--cli-binary-format": "raw-in-base64-out (default) or base64 for blob text.",
+    "--color": "on, off or auto.",
+    "--cli-input-json": "The whole request as JSON (file:// allowed); flags override it.",
+    "--cli-input-yaml": "The whole request as YAML (file:// allowed); flags override it.",
+    "--generate-cli-skeleton": "Print a request skeleton: input, yaml-input.",
+    "--debug": "Log what the command does to stderr.",
+    "--no-paginate": "Make a single call instead of following NextMarker.",
+    "--no-cli-pager": "Accepted for AWS CLI compatibility (lambdactl never pages).",
+    "--cli-read-timeout": "Seconds to wait for the server's answer (0: no limit).",
+    "--cli-connect-timeout": "Seconds to wait for a connection to the server (0: no limit).",
+    "--cli-error-format": "Accepted for AWS CLI compatibility; errors use the legacy format.",
+    "--ca-bundle": "Accepted for AWS CLI compatibility (the local endpoint is plain HTTP).",
+    "--no-verify-ssl": "Accepted for AWS CLI compatibility (the local endpoint is plain HTTP).",
+    "--no-sign-request": "Accepted for AWS CLI compatibility.",
+}
+PAGINATION_HELP: dict[str, str] = {
+    "--starting-token": "Resume from a NextToken of an earlier call.",
+    "--max-items": "Stop after this many items (prints NextToken).",
+    "--page-size": "Items per underlying API call.",
+}

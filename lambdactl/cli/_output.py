@@ -1,7 +1,7 @@
 """The one output sink: json, text, table or yaml from the same response dict, after --query.
 
 Formats follow the AWS CLI: json indented by 4, `text` as tab-separated rows named by their key,
-`table` as boxed sections (rendered with rich), `yaml` block style. Heavy modules load only for
+`table` laid out as the AWS CLI's, `yaml` block style. Heavy modules load only for
 the format asked for.
 """
 
@@ -186,72 +186,144 @@ def _text(item: Any, out: IO[str], name: str | None, columns: list[str] | None =
         out.write(_scalar(item) + "\n")
 
 
-# ---- table: the operation name as title; scalars as key/value rows; lists of dicts as
-# column tables; nested structures as their own titled sections.
+# ---- table: laid out as the AWS CLI lays it out: the operation name as the title row, `+---+`
+# borders, nested structures and lists as sections indented by one `|` a level, a dict's
+# scalars as a header row and a value row (key/value rows when the table is wider than the
+# terminal),
+# lists of dicts as columns. Every section is stretched to the widest; nothing is truncated.
+
+
+class _Section:
+    __slots__ = ("indent", "title", "headers", "rows")
+
+    def __init__(self, indent: int, title: str | None) -> None:
+        self.indent = indent
+        self.title = title
+        self.headers: list[str] = []
+        self.rows: list[list[str]] = []
 
 
 def _table(data: Any, out: IO[str], title: str, color: str) -> None:
-    from rich.console import Console
-
-    force = {"on": True, "off": False}.get(color)
-    console = Console(file=out, force_terminal=force, no_color=(color == "off"), width=max(100, _width()))
-    for renderable in _sections(data, title):
-        console.print(renderable)
+    del color  # plain borders whatever the terminal, like the AWS CLI's `--color off`
+    sections: list[_Section] = []
+    _build(sections, title, data, 0)
+    if sections:
+        out.write("\n".join(_render(sections, _width())) + "\n")
 
 
 def _width() -> int:
     import shutil
 
-    return shutil.get_terminal_size((120, 24)).columns
+    return shutil.get_terminal_size((80, 24)).columns
 
 
-def _sections(data: Any, title: str) -> list[Any]:
-    from rich import box
-    from rich.table import Table
+def _current(sections: list[_Section], indent: int) -> _Section:
+    if not sections:
+        sections.append(_Section(indent, None))
+    return sections[-1]
 
-    sections: list[Any] = []
-    if isinstance(data, dict):
-        scalars = [(k, v) for k, v in data.items() if not _is_complex(v)]
-        if scalars or not data:
-            t = Table(title=title or None, min_width=len(title) + 4, box=box.ASCII2, show_header=False)
-            t.add_column("key", style="bold")
-            t.add_column("value")
-            for k, v in scalars:
-                t.add_row(k, _scalar(v))
-            sections.append(t)
-        elif title:
-            sections.append(Table(title=title, box=box.ASCII2, show_header=False))
-        for k, v in data.items():
-            if _is_complex(v):
-                sections.extend(_sections(v, k))
-    elif isinstance(data, list):
-        dicts = [e for e in data if isinstance(e, dict)]
-        wide = dicts and len({k for e in dicts for k, v in e.items() if not _is_complex(v)}) > 6
-        if wide:
-            # Too many columns for a terminal: one key/value section per item, as a list reads.
-            for e in dicts:
-                sections.extend(_sections(e, title))
-        elif dicts:
-            cols = list(dict.fromkeys(k for e in dicts for k, v in e.items() if not _is_complex(v)))
-            t = Table(title=title or None, min_width=len(title) + 4, box=box.ASCII2)
-            for c in cols:
-                t.add_column(c)
-            for e in dicts:
-                t.add_row(*[_scalar(e.get(c, "")) for c in cols])
-            sections.append(t)
-            for e in dicts:
-                for k, v in e.items():
-                    if _is_complex(v):
-                        sections.extend(_sections(v, k))
-        else:
-            t = Table(title=title or None, min_width=len(title) + 4, box=box.ASCII2, show_header=False)
-            t.add_column("value")
-            for e in data:
-                t.add_row(_scalar(e) if not _is_complex(e) else json.dumps(e))
-            sections.append(t)
+
+def _build(sections: list[_Section], title: str | None, value: Any, indent: int) -> None:
+    if value in (None, {}, [], ""):
+        return
+    if title is not None:
+        sections.append(_Section(indent, title))
+    if isinstance(value, dict):
+        scalars = sorted(k for k, v in value.items() if not _is_complex(v))
+        section = _current(sections, indent)
+        if len(scalars) == 1:
+            section.rows.append([scalars[0], _scalar(value[scalars[0]])])
+        elif scalars:
+            section.headers = scalars
+            section.rows.append([_scalar(value[k]) for k in scalars])
+        for k in sorted(k for k, v in value.items() if _is_complex(v)):
+            _build(sections, k, value[k], indent + 1)
+    elif isinstance(value, list):
+        if isinstance(value[0], dict):
+            _build_list(sections, title, value, indent)
+            return
+        for item in value:
+            if not _is_complex(item):
+                _current(sections, indent).rows.append([_scalar(item)])
+            elif isinstance(item, list) and not any(_is_complex(e) for e in item):
+                _current(sections, indent).rows.append([_scalar(e) for e in item])
+            else:
+                _build(sections, None, item, indent)
     else:
-        t = Table(title=title or None, min_width=len(title) + 4, box=box.ASCII2, show_header=False)
-        t.add_column("value")
-        t.add_row(_scalar(data))
-        sections.append(t)
-    return sections
+        _current(sections, indent).rows.append([_scalar(value)])
+
+
+def _build_list(sections: list[_Section], title: str | None, items: list[Any], indent: int) -> None:
+    """A list of dicts: one column per scalar key; an item with nested values gets its own
+    section (repeating the title) so its nested sections follow it."""
+    dicts = [e for e in items if isinstance(e, dict)]
+    headers = sorted({k for e in dicts for k, v in e.items() if not _is_complex(v)})
+    nested = sorted({k for e in dicts for k, v in e.items() if _is_complex(v)})
+    section = _current(sections, indent)
+    for n, item in enumerate(dicts):
+        if n and nested:
+            section = _Section(indent, title)
+            sections.append(section)
+        section.headers = headers
+        section.rows.append([_scalar(item.get(h, "")) for h in headers])
+        for k in nested:
+            if k in item:
+                _build(sections, k, item[k], indent + 1)
+
+
+def _natural(section: _Section) -> list[int]:
+    columns = [section.headers] if section.headers else []
+    columns += section.rows
+    n = max((len(r) for r in columns), default=0)
+    return [max((len(r[i]) for r in columns if i < len(r)), default=0) + 2 for i in range(n)]
+
+
+def _needed(section: _Section) -> int:
+    cols = _natural(section)
+    body = sum(cols) + max(len(cols) - 1, 0) if cols else 0
+    return max(body, len(section.title or "") + 2) + 2 * (section.indent + 1)
+
+
+def _render(sections: list[_Section], terminal: int) -> list[str]:
+    if max(_needed(s) for s in sections) > terminal:
+        # Too wide to read across: a dict's members become key/value rows.
+        for s in sections:
+            if s.headers and len(s.rows) == 1:
+                s.rows = [[h, v] for h, v in zip(s.headers, s.rows[0], strict=False)]
+                s.headers = []
+    width = max(_needed(s) for s in sections)
+    lines = ["-" * width]
+    for s in sections:
+        edge = "|" * (s.indent + 1)
+        inner = width - 2 * len(edge)
+        if s.title is not None:
+            lines.append(edge + s.title.center(inner) + edge)
+        cols = _natural(s)
+        if not cols:
+            lines.append("|" * s.indent + "+" + "-" * inner + "+" + "|" * s.indent)
+            continue
+        _fill(cols, inner - (len(cols) - 1))
+        sep = "|" * s.indent + "+" + "+".join("-" * c for c in cols) + "+" + "|" * s.indent
+        lines.append(sep)
+        if s.headers:
+            lines.append(edge + "|".join(h.center(c) for h, c in zip(s.headers, cols, strict=False)) + edge)
+            lines.append(sep)
+        for row in s.rows:
+            cells = row + [""] * (len(cols) - len(row))
+            lines.append(edge + "|".join((" " + v).ljust(c) for v, c in zip(cells, cols, strict=False)) + edge)
+        lines.append(sep)
+    return lines
+
+
+def _fill(cols: list[int], total: int) -> None:
+    """Widen the columns in proportion to their natural widths until they span `total`."""
+    extra = total - sum(cols)
+    if extra <= 0:
+        return
+    natural = sum(cols)
+    added = 0
+    for i, c in enumerate(cols[:-1]):
+        share = extra * c // natural
+        cols[i] += share
+        added += share
+    cols[-1] += extra - added

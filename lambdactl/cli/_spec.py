@@ -186,6 +186,20 @@ MEMBER_HELP: dict[str, str] = {
     "Principal": "A service (s3.amazonaws.com), an account id, an IAM ARN or *.",
     "SourceArn": "Only when the call comes from this resource (ArnLike condition).",
     "SourceAccount": "Only when the source resource belongs to this account.",
+    "Arn": "The layer version ARN (arn:aws:lambda:REGION:ACCOUNT:layer:NAME:VERSION).",
+    "CodeSigningConfigArn": "A code signing configuration ARN; stored, not enforced locally.",
+    "EventSourceToken": "For Alexa Smart Home functions: a token the invoker must supply.",
+    "ImageUri": "Container images are not supported locally; use --zip-file.",
+    "InvokedViaFunctionUrl": "Only when the call comes through the function's URL.",
+    "KMSKeyArn": "A KMS key ARN for the environment variables; stored, not used locally.",
+    "LicenseInfo": "The layer's license: an SPDX identifier, a URL or free text.",
+    "MasterRegion": "For Lambda@Edge replicas: the region of the master function.",
+    "OrganizationId": "With --principal *: only accounts of this AWS organization.",
+    "PrincipalOrgID": "Only principals of this AWS organization.",
+    "S3Bucket": "S3 locations are not supported locally; use --zip-file.",
+    "S3Key": "S3 locations are not supported locally; use --zip-file.",
+    "S3ObjectVersion": "S3 locations are not supported locally; use --zip-file.",
+    "SourceKMSKeyArn": "A KMS key ARN for the code; stored, not used locally.",
 }
 
 CODE_DIR_HELP = (
@@ -275,6 +289,10 @@ def command(cli_name: str) -> CommandSpec | None:
     return build_command(op_name) if op_name else None
 
 
+def all_command_names() -> list[str]:
+    return [kebab(n) for n in implemented_operations()]
+
+
 def all_commands() -> list[CommandSpec]:
     return [build_command(n) for n in implemented_operations()]
 
@@ -301,3 +319,122 @@ def all_waiters() -> list[CommandSpec]:
     from ..api_model import WAITER_NAMES
 
     return [spec for n in WAITER_NAMES if (spec := waiter_command(kebab(n))) is not None]
+
+
+def placeholder(type_: Any) -> str:
+    """The value a flag takes, named by the model's shape the way the AWS CLI's help names it."""
+    if isinstance(type_, dict):
+        if "enum" in type_:
+            return "<string>"
+        if "structure" in type_:
+            return "<structure>"
+        if "map" in type_:
+            return "<map>"
+        if "list" in type_:
+            inner = placeholder(type_["list"])[1:-1]
+            return f"<list of {inner}s>"
+    return {"long": "<integer>", "float": "<double>"}.get(str(type_), f"<{type_}>")
+
+
+def choices(type_: Any) -> tuple[str, ...]:
+    """The enum values a flag (or each item of a list flag) accepts; () when it is free text."""
+    if isinstance(type_, dict):
+        if "enum" in type_:
+            return tuple(type_["enum"])
+        if "list" in type_:
+            return choices(type_["list"])
+    return ()
+
+
+# Examples per command, shared by `lambdactl help COMMAND` and the man pages: (what, arguments).
+# Commands missing here get one built from their required flags and SAMPLE_VALUES.
+EXAMPLES: dict[str, tuple[tuple[str, str], ...]] = {
+    "create-function": (
+        ("Create a Python function from a zip", "--function-name my-function --runtime python3.12 "
+         "--handler app.handler --role arn:aws:iam::123456789012:role/lambda-role --zip-file fileb://function.zip"),
+        ("Run the code straight from a folder", "--function-name my-function --runtime python3.12 "
+         "--handler app.handler --role arn:aws:iam::123456789012:role/lambda-role --code-dir ./src"),
+    ),
+    "invoke": (
+        ("Invoke synchronously and print the response", "--function-name my-function "
+         "--cli-binary-format raw-in-base64-out --payload '{\"name\": \"world\"}' response.json"),
+        ("Show the end of the log as well", "--function-name my-function --log-type Tail "
+         "--query LogResult --output text out.json | base64 -d"),
+        ("Queue an asynchronous invocation", "--function-name my-function --invocation-type Event out.json"),
+    ),
+    "update-function-configuration": (
+        ("Give a function more memory and time", "--function-name my-function --memory-size 512 --timeout 30"),
+        ("Set environment variables", "--function-name my-function --environment 'Variables={STAGE=dev,DEBUG=1}'"),
+    ),
+    "update-function-code": (
+        ("Replace the code and publish a version", "--function-name my-function --zip-file fileb://function.zip --publish"),
+    ),
+    "list-functions": (
+        ("List function names as a table", "--query 'Functions[].[FunctionName,Runtime]' --output table"),
+        ("Page through functions two at a time", "--max-items 2"),
+    ),
+    "get-function-configuration": (
+        ("Show the runtime of an alias", "--function-name my-function --qualifier live --query Runtime --output text"),
+    ),
+    "publish-version": (("Publish $LATEST as a version", "--function-name my-function --description 'first release'"),),
+    "create-alias": (
+        ("Send 10% of traffic to version 2", "--function-name my-function --name live --function-version 1 "
+         "--routing-config 'AdditionalVersionWeights={\"2\"=0.1}'"),
+    ),
+    "publish-layer-version": (
+        ("Publish a layer", "--layer-name deps --zip-file fileb://layer.zip --compatible-runtimes python3.12"),
+    ),
+    "add-permission": (
+        ("Let S3 invoke a function", "--function-name my-function --statement-id s3 --action lambda:InvokeFunction "
+         "--principal s3.amazonaws.com"),
+    ),
+    "tag-resource": (
+        ("Tag a function", "--resource arn:aws:lambda:us-east-1:123456789012:function:my-function --tags team=web"),
+    ),
+    "put-function-concurrency": (
+        ("Reserve 10 concurrent executions", "--function-name my-function --reserved-concurrent-executions 10"),
+    ),
+    "create-function-url-config": (
+        ("Serve a function over HTTP without auth", "--function-name my-function --auth-type NONE"),
+    ),
+}
+
+# Values the generated examples use, by member name, else by the flag's placeholder.
+SAMPLE_VALUES: dict[str, str] = {
+    "FunctionName": "my-function", "Name": "live", "FunctionVersion": "1", "Qualifier": "live",
+    "LayerName": "deps", "VersionNumber": "1", "StatementId": "s1", "Action": "lambda:GetLayerVersion",
+    "Principal": "'*'", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:my-function",
+    "Arn": "arn:aws:lambda:us-east-1:123456789012:layer:deps:1", "TagKeys": "team",
+    "ProvisionedConcurrentExecutions": "2", "AuthType": "NONE", "Tags": "team=web",
+}
+
+
+def examples(spec: CommandSpec) -> tuple[tuple[str, str], ...]:
+    """The command's examples as (what, full command line)."""
+    prefix = f"lambdactl wait {spec.name}" if spec.waiter else f"lambdactl {spec.name}"
+    table = EXAMPLES.get(spec.name) if not spec.waiter else None
+    if table:
+        return tuple((what, f"{prefix} {args}") for what, args in table)
+    args = []
+    for p in spec.params:
+        if p.required:
+            value = SAMPLE_VALUES.get(p.member) or (choices(p.type) or ("VALUE",))[0]
+            args.append(f"{p.flag} {value}")
+    what = spec.help.split(".")[0] if spec.help else spec.name
+    return ((what, " ".join([prefix, *args])),)
+
+# Examples of lambdactl's own commands, for their man pages.
+OWN_EXAMPLES: dict[str, tuple[tuple[str, str], ...]] = {
+    "package": (("Zip a folder reproducibly", "lambdactl package ./src -o function.zip"),
+                ("Install requirements for the target runtime", "lambdactl package ./src -o function.zip "
+                 "--requirements requirements.txt --runtime python3.12"),),
+    "package-layer": (("Build a Python layer", "lambdactl package-layer ./deps -o layer.zip --runtime python3.12"),),
+    "lint": (("Check a zip before creating a function", "lambdactl lint function.zip --runtime python3.12 "
+              "--handler app.handler"),
+             ("Report as SARIF", "lambdactl lint function.zip --output sarif"),),
+    "serve": (("Serve the API and point the AWS CLI at it", "lambdactl serve --port 9001 --detach"),),
+    "serve status": (("Show where the server listens", "lambdactl serve status"),),
+    "serve stop": (("Stop the server", "lambdactl serve stop"),),
+    "logs tail": (("Follow a function's log", "lambdactl logs tail my-function --follow --since 1h"),),
+    "doctor": (("Check the registry and collect garbage", "lambdactl doctor --gc"),),
+}

@@ -6,6 +6,10 @@ import sys
 
 from ._errors import ExitStatus, other_error
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 
 class Terminated(KeyboardInterrupt):
     """SIGTERM or SIGHUP: unwound like Ctrl-C, so a sandbox or a transaction in progress is
@@ -38,6 +42,10 @@ def main(argv: list[str] | None = None) -> int:
     except (AttributeError, ValueError):
         pass
     _terminate_like_interrupt()
+    if args[:1] == ["__complete"]:
+        from ._complete import complete
+
+        return complete(args[1:])
     try:
         from .fast import run_fast
 
@@ -113,29 +121,51 @@ def entry() -> None:
 
 
 def run_typer(args: list[str]) -> int:
-    from .app import api_command_names, build_app
+    """The Typer app: lambdactl's own commands, and the API commands through the same parser as
+    the fast path. Click's usage errors are written in the AWS CLI's form instead of rich boxes."""
+    import typer
+    from typer._click import exceptions as click  # Typer's own copy of click
+
+    from .app import build_app, hide_double_dash
 
     app = build_app()
     try:
-        app(args=args, prog_name="lambdactl", standalone_mode=True)
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    else:
-        code = 0
-    # Click reports usage errors with 2; the AWS CLI uses 252. Commands of lambdactl's own
-    # (lint, package, ...) keep their documented codes.
-    if code == 2 and _is_api_line(args, api_command_names()):
-        code = ExitStatus.USAGE
-    return code
+        code = app(args=hide_double_dash(args) if _is_api_line(args) else args, prog_name="lambdactl",
+                   standalone_mode=False)
+    except click.UsageError as exc:
+        from ._errors import usage_error
+
+        usage_error(f"lambdactl: error: {_click_words(exc)}")
+        # lambdactl's own commands (lint, package, ...) keep their documented code 2.
+        return ExitStatus.USAGE if _is_api_line(args) else exc.exit_code
+    except typer.Abort:
+        sys.stderr.write("\n")
+        return ExitStatus.INTERRUPTED
+    except typer.Exit as exc:
+        return exc.exit_code
+    return code if isinstance(code, int) else 0
 
 
-def _is_api_line(args: list[str], api_names: set[str]) -> bool:
-    positional = [a for a in args if not a.startswith("-")]
-    return not positional or positional[0] in api_names or positional[0] not in _own_commands()
+def _click_words(exc: Any) -> str:
+    """Click's message in argparse's words where the AWS CLI has them."""
+    from typer._click import exceptions as click
+
+    if isinstance(exc, click.NoSuchOption):
+        return f"Unknown options: {exc.option_name}"
+    if isinstance(exc, click.BadOptionUsage) and "requires an argument" in exc.message:
+        return f"argument {exc.option_name}: expected one argument"
+    return exc.format_message()
 
 
-def _own_commands() -> set[str]:
-    return {"package", "package-layer", "lint", "serve", "logs", "doctor", "invoke-local"}
+def _is_api_line(args: list[str]) -> bool:
+    """Whether the command named (after any global options and their values) is an API one."""
+    from ._options import VALUE_OPTIONS
+    from .fast import OWN_COMMANDS
+
+    i = 0
+    while i < len(args) and args[i].startswith("-"):
+        i += 2 if args[i] in VALUE_OPTIONS else 1
+    return i >= len(args) or args[i] not in OWN_COMMANDS
 
 
 if __name__ == "__main__":
