@@ -54,7 +54,7 @@ class ParamSpec:
 
     @property
     def is_bool(self) -> bool:
-        return self.type == "boolean"
+        return bool(self.type == "boolean")
 
     @property
     def is_list(self) -> bool:

@@ -40,7 +40,7 @@ def _acceptor_matches(acceptor: dict[str, Any], response: Any, error: LambdaErro
             return error is None
         return error is not None and error.code == expected
     if matcher == "status":
-        return (error.status if error is not None else 200) == expected
+        return bool((error.status if error is not None else 200) == expected)
     if error is not None:
         return False
     import jmespath

@@ -154,7 +154,7 @@ def _click_words(exc: Any) -> str:
         return f"Unknown options: {exc.option_name}"
     if isinstance(exc, click.BadOptionUsage) and "requires an argument" in exc.message:
         return f"argument {exc.option_name}: expected one argument"
-    return exc.format_message()
+    return str(exc.format_message())
 
 
 def _is_api_line(args: list[str]) -> bool:
