@@ -109,3 +109,22 @@ def test_a_detached_servers_log_is_kept_under_its_cap(home: Path) -> None:
         assert "ListFunctions 200" in _lines_when(log, lambda t: "ListFunctions 200" in t)
     finally:
         assert run_cli("serve", "stop", home=home).code == 0
+
+
+def test_a_detached_server_runs_the_installed_package_not_a_folder_here(home: Path, tmp_path: Path) -> None:
+    import os
+    import subprocess
+
+    from .helpers import console_script
+
+    decoy = tmp_path / "cwd" / "lambdactl"
+    decoy.mkdir(parents=True)
+    (decoy / "__init__.py").write_text("")
+    (decoy / "__main__.py").write_text("raise SystemExit('the decoy package ran')\n")
+    done = subprocess.run([console_script(), "serve", "--detach", "--port", "0", "--home", str(home)],
+                          cwd=decoy.parent, capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "LAMBDACTL_HOME": str(home)})
+    try:
+        assert done.returncode == 0, done.stderr + (home / "server.log").read_text(errors="replace")
+    finally:
+        run_cli("serve", "stop", home=home)

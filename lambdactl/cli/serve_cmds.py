@@ -193,6 +193,7 @@ def _detach(home: Path, host: str, port: int, idle_timeout: float | None, region
             quiet: bool) -> int:
     from ..settings import ensure_home, open_private
 
+    home = home.resolve()
     ensure_home(home)
     log = os.fdopen(open_private(home / "server.log", os.O_WRONLY | os.O_APPEND), "ab")
     args = [sys.executable, "-m", "lambdactl", "serve", "--host", host, "--port", str(port), "--home", str(home)]
@@ -204,7 +205,10 @@ def _detach(home: Path, host: str, port: int, idle_timeout: float | None, region
         args.append("--require-auth")
     if quiet:
         args.append("--quiet")
-    proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, close_fds=True)
+    # cwd: `python -m` puts its working directory first on sys.path, and a `lambdactl/` folder in
+    # the user's current directory must not be what the server runs.
+    proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, close_fds=True,
+                            cwd=home)
     from ..settings import read_server_file
 
     deadline = time.monotonic() + 20
