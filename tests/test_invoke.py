@@ -135,6 +135,15 @@ def test_client_context_reaches_the_handler(fn: Path, tmp_path: Path) -> None:
     assert json.loads(out.read_bytes())["client"] == {"k": "v"}
 
 
+def test_client_context_with_crlf_whitespace_is_re_serialised(fn: Path, tmp_path: Path) -> None:
+    # CR/LF are JSON whitespace; passed on verbatim they would end the Runtime API's head early.
+    raw = '{"custom":\r\n\r\n{"k": "v\u00e9"},\r\n"env": {}}'.encode()
+    out = tmp_path / "o"
+    r = run_cli("invoke", "--function-name", "f", "--client-context", base64.b64encode(raw).decode(), str(out), home=fn)
+    assert r.code == 0 and "FunctionError" not in r.json, r.stdout + r.stderr
+    assert json.loads(out.read_bytes())["client"] == {"k": "v\u00e9"}
+
+
 def test_versions_and_aliases_run_their_own_code(fn: Path, tmp_path: Path) -> None:
     assert run_cli("publish-version", "--function-name", "f", home=fn).code == 0
     z2 = tmp_path / "v2.zip"
