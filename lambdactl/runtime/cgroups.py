@@ -159,9 +159,10 @@ class Cgroup:
         stat = self.memory_stat()
         return None if stat is None else stat[0]
 
-    def memory_stat(self) -> tuple[int, int] | None:
+    def memory_stat(self, kernel_v1: bool = True) -> tuple[int, int] | None:
         """(anonymous + mapped file + kernel memory, tmpfs and shared memory) of the whole
-        group, or None without a memory leaf."""
+        group, or None without a memory leaf. `kernel_v1=False` skips v1's kernel memory,
+        which is a second file to read (v2 has it in memory.stat)."""
         d = self.paths.get("memory")
         if d is None:
             return None
@@ -188,6 +189,8 @@ class Cgroup:
             return None
         if self.v2:
             kernel = (parts if kernel is None else kernel) + sock
+        elif not kernel_v1:
+            kernel = 0
         else:
             try:
                 kernel = int((d / V1_KMEM_FILE).read_bytes())
