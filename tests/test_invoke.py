@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from lambdactl import _fstree
+
 from .helpers import create_args, make_zip, run_cli
 
 HANDLER = '''
@@ -133,6 +135,30 @@ def test_client_context_reaches_the_handler(fn: Path, tmp_path: Path) -> None:
     out = tmp_path / "o"
     run_cli("invoke", "--function-name", "f", "--client-context", ctx, str(out), home=fn)
     assert json.loads(out.read_bytes())["client"] == {"k": "v"}
+
+
+def test_client_context_with_crlf_whitespace_is_re_serialised(fn: Path, tmp_path: Path) -> None:
+    # CR/LF are JSON whitespace; passed on verbatim they would end the Runtime API's head early.
+    raw = '{"custom":\r\n\r\n{"k": "v\u00e9"},\r\n"env": {}}'.encode()
+    out = tmp_path / "o"
+    r = run_cli("invoke", "--function-name", "f", "--client-context", base64.b64encode(raw).decode(), str(out), home=fn)
+    assert r.code == 0 and "FunctionError" not in r.json, r.stdout + r.stderr
+    assert json.loads(out.read_bytes())["client"] == {"k": "v\u00e9"}
+
+
+def test_deeply_nested_package_invokes(home: Path, tmp_path: Path) -> None:
+    # 1500 nested directories: more than the interpreter's recursion limit (1000).
+    deep = "a/" * 1500 + "x"
+    z = tmp_path / "deep.zip"
+    z.write_bytes(make_zip({"app.py": f"def handler(e, c):\n    return open({deep!r}).read()\n", deep: "deep"}))
+    assert run_cli(*create_args("deep", z), home=home).code == 0
+    out = tmp_path / "o"
+    try:
+        r = run_cli("invoke", "--function-name", "deep", str(out), home=home)
+        assert r.code == 0 and "FunctionError" not in r.json, r.stdout + r.stderr
+        assert json.loads(out.read_bytes()) == "deep"
+    finally:
+        _fstree.rmtree(home, ignore_errors=True)  # pytest's own clean-up recurses per level
 
 
 def test_versions_and_aliases_run_their_own_code(fn: Path, tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ import posixpath
 import re
 import stat
 
+from lambdactl import _fstree
 from lambdactl._record import dataclass, field
 from lambdactl.errors import LambdaError, invalid
 from lambdactl.limits import MAX_UNZIPPED_BYTES, MAX_ZIPPED_UPLOAD_BYTES
@@ -314,11 +315,11 @@ def _extract(data: bytes | mmap.mmap, root: str, max_unzipped_bytes: int) -> int
         path = os.path.join(root, *node.parts)
         try:
             if node.kind == "dir":
-                os.makedirs(path, exist_ok=True)
+                _fstree.makedirs(path)
                 if node.entry.has_unix_mode:
                     dir_modes[path] = (node.entry.mode & 0o777) | 0o700
                 continue
-            os.makedirs(os.path.dirname(path), exist_ok=True)
+            _fstree.makedirs(os.path.dirname(path))
             if node.kind == "link":
                 continue
             mode = _file_mode(node.entry)
@@ -342,7 +343,7 @@ def _extract(data: bytes | mmap.mmap, root: str, max_unzipped_bytes: int) -> int
             os.symlink(node.target, os.path.join(root, *node.parts))
     # Directories keep the package's permission bits too (the owner may always write, to clean
     # up); those the zip does not list are 0755 whatever the umask.
-    for dirpath, _dirs, _files in os.walk(root):
+    for dirpath, _dirs, _files in _fstree.walk(root):
         mode = dir_modes.get(dirpath, 0o755)
         if dirpath != root and stat.S_IMODE(os.stat(dirpath).st_mode) != mode:
             os.chmod(dirpath, mode)

@@ -18,6 +18,7 @@ import _socket
 import errno
 import json
 import os
+import re
 import socket
 import threading
 import time
@@ -90,6 +91,7 @@ def _error(status: int, error_type: str, message: str) -> bytes:
     return response(status, body, [("Content-Type", "application/json")])
 
 
+_UNSAFE_HEADER = re.compile("[\r\n\0]")
 ACCEPTED = response(202, b'{"status":"OK"}', [("Content-Type", "application/json")])
 
 
@@ -136,6 +138,11 @@ class RuntimeAPI:
     # -- environment side -------------------------------------------------------------------
 
     def post(self, inv: Invocation) -> None:
+        # Header values that came from a caller must not end the head early (response splitting
+        # into the runtime's stream); the service already sends them compact and ASCII.
+        for value in (inv.client_context, inv.cognito_identity, inv.invoked_function_arn):
+            if value is not None and _UNSAFE_HEADER.search(value):
+                raise ValueError("a Runtime API header value holds CR, LF or NUL")
         with self._cond:
             if self._closed:
                 raise RuntimeError("Runtime API is closed")

@@ -32,6 +32,14 @@ V2_MEMORY_KEYS = (b"anon", b"file_mapped")
 V1_MEMORY_KEYS = (b"total_rss", b"total_mapped_file")
 # ... and the key of its tmpfs and shared memory pages (mapped or not: some are in both).
 V2_SHMEM_KEY, V1_SHMEM_KEY = b"shmem", b"total_shmem"
+# Kernel memory the group's processes make the kernel hold (socket buffers, pipes, page tables,
+# slab): a function can pin gigabytes of it with little RSS, and on Lambda it is the VM's memory.
+# v2: `kernel` (5.18+) covers stacks, page tables, percpu, vmalloc and slab; `sock` is apart.
+V2_KERNEL_KEY = b"kernel"
+V2_KERNEL_PARTS = (b"kernel_stack", b"pagetables", b"percpu", b"slab")
+V2_SOCK_KEY = b"sock"
+# v1: a counter of its own (0 where kmem accounting is off); socket buffers are charged to it.
+V1_KMEM_FILE = "memory.kmem.usage_in_bytes"
 
 
 def _own_path(controller: str | None) -> str:
@@ -151,15 +159,17 @@ class Cgroup:
         stat = self.memory_stat()
         return None if stat is None else stat[0]
 
-    def memory_stat(self) -> tuple[int, int] | None:
-        """(anonymous + mapped file memory, tmpfs and shared memory) of the whole group, or None
-        without a memory leaf."""
+    def memory_stat(self, kernel_v1: bool = True) -> tuple[int, int] | None:
+        """(anonymous + mapped file + kernel memory, tmpfs and shared memory) of the whole
+        group, or None without a memory leaf. `kernel_v1=False` skips v1's kernel memory,
+        which is a second file to read (v2 has it in memory.stat)."""
         d = self.paths.get("memory")
         if d is None:
             return None
         keys = V2_MEMORY_KEYS if self.v2 else V1_MEMORY_KEYS
         shmem_key = V2_SHMEM_KEY if self.v2 else V1_SHMEM_KEY
-        total = shmem = 0
+        total = shmem = parts = sock = 0
+        kernel: int | None = None
         try:
             for line in (d / "memory.stat").read_bytes().splitlines():
                 k, _, v = line.partition(b" ")
@@ -167,9 +177,26 @@ class Cgroup:
                     total += int(v)
                 elif k == shmem_key:
                     shmem = int(v)
+                elif not self.v2:
+                    continue
+                elif k == V2_KERNEL_KEY:
+                    kernel = int(v)
+                elif k == V2_SOCK_KEY:
+                    sock = int(v)
+                elif k in V2_KERNEL_PARTS:
+                    parts += int(v)
         except (OSError, ValueError):
             return None
-        return total, shmem
+        if self.v2:
+            kernel = (parts if kernel is None else kernel) + sock
+        elif not kernel_v1:
+            kernel = 0
+        else:
+            try:
+                kernel = int((d / V1_KMEM_FILE).read_bytes())
+            except (OSError, ValueError):
+                kernel = 0  # a kernel without kmem accounting
+        return total + kernel, shmem
 
     def oom_killed(self) -> bool:
         """Whether the kernel's OOM killer has killed a process of this group (the backstop)."""

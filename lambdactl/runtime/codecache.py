@@ -14,9 +14,10 @@ import contextlib
 import os
 import re
 import stat
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
+from lambdactl import _fstree
 from lambdactl.errors import LambdaError
 from lambdactl.limits import MAX_UNZIPPED_BYTES
 
@@ -37,7 +38,7 @@ def _make_read_only(root: Path) -> None:
     def shown(st_mode: int) -> int:
         return (0o444 if st_mode & 0o004 else 0) | (0o111 if st_mode & 0o001 else 0)
 
-    for dirpath, dirnames, filenames in os.walk(root, topdown=False):
+    for dirpath, dirnames, filenames in _fstree.walk(str(root), topdown=False):
         for f in filenames:
             p = os.path.join(dirpath, f)
             st = os.lstat(p)
@@ -52,20 +53,9 @@ def _make_read_only(root: Path) -> None:
 
 
 def remove_tree(path: Path) -> None:
-    """rmtree that also works on our read-only trees when not running as root."""
-    def onerror(func: Callable[[str], object], p: str, _exc: object) -> None:
-        with contextlib.suppress(OSError):
-            os.chmod(os.path.dirname(p), 0o755)
-            os.chmod(p, 0o755)
-            func(p)
-
-    if path.exists() or path.is_symlink():
-        for dirpath, _, _ in os.walk(path):
-            with contextlib.suppress(OSError):
-                os.chmod(dirpath, 0o755)
-        import shutil
-
-        shutil.rmtree(path, onerror=onerror)
+    """rmtree that also works on our read-only trees when not running as root, and on trees
+    nested deeper than the interpreter's recursion limit."""
+    _fstree.rmtree(path, ignore_errors=True)
 
 
 ABANDONED_AFTER_S = 3600.0
@@ -167,7 +157,7 @@ def merge_layers(cache_dir: Path, layer_dirs: Sequence[Path]) -> Path | None:
     tmp = Path(tempfile.mkdtemp(prefix=f".opt-{key[:16]}-", dir=cache_dir))
     try:
         for layer in layer_dirs:
-            for dirpath, dirnames, filenames in os.walk(layer):
+            for dirpath, dirnames, filenames in _fstree.walk(str(layer)):
                 rel = os.path.relpath(dirpath, layer)
                 out_dir = os.path.join(tmp, rel) if rel != "." else str(tmp)
                 for d in list(dirnames):
@@ -220,7 +210,7 @@ def trees_in_use() -> set[str]:
 
 def tree_bytes(path: Path) -> int:
     total = 0
-    for dirpath, _, filenames in os.walk(path):
+    for dirpath, _, filenames in _fstree.walk(str(path)):
         for f in filenames:
             with contextlib.suppress(OSError):
                 total += os.lstat(os.path.join(dirpath, f)).st_size

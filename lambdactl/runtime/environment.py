@@ -152,6 +152,9 @@ class ExecutionEnvironment:
         self.invocations = 0
         self._frozen = False
         self._freeze_lock = threading.Lock()  # a freeze and the next invocation's thaw
+        # The last invocation's deadline (perf_counter). A runtime may answer and compute on:
+        # as on Lambda, its Timeout runs until it is back in `next` (see `overdue`).
+        self._deadline = math.inf
 
     # -- state ------------------------------------------------------------------------------
 
@@ -167,9 +170,19 @@ class ExecutionEnvironment:
 
     @property
     def reusable(self) -> bool:
-        """Whether the next invoke can use this environment (Ready and its runtime alive)."""
+        """Whether the next invoke can use this environment (Ready, its runtime alive and not
+        `overdue`)."""
         return (self._state is State.READY and self.supervisor is not None
-                and not self.supervisor.exited.is_set())
+                and not self.supervisor.exited.is_set() and not self.overdue)
+
+    @property
+    def overdue(self) -> bool:
+        """Answered, yet its runtime is not back in `next` by the invocation's deadline: it is
+        still computing, unfrozen, past its Timeout. Its owner must shut it down (the pool
+        does on its next sweep); no further invocation may use it."""
+        api = self.api
+        return (api is not None and not api.parked.is_set()
+                and time.perf_counter() >= self._deadline)
 
     @property
     def frozen(self) -> bool:
@@ -334,6 +347,7 @@ class ExecutionEnvironment:
         self._current = inv
         sup.busy()
         t0 = time.perf_counter()
+        self._deadline = t0 + timeout
         self.api.post(inv)
         if sup.exited.is_set():  # died while idle: no runtime will ever take it
             inv.complete("exit")

@@ -41,6 +41,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from lambdactl import _fstree
 from lambdactl._record import dataclass, replace
 from lambdactl.runtime.cgroups import Cgroup, create_cgroup
 from lambdactl.runtime.discovery import RuntimeInfo
@@ -459,9 +460,8 @@ class Launched:
         if self.cgroup is not None:
             self.cgroup.remove()
         if self.private_tmp is not None:
-            import shutil
-
-            shutil.rmtree(self.private_tmp, ignore_errors=True)
+            # The function wrote this tree: it may nest deeper than the recursion limit.
+            _fstree.rmtree(self.private_tmp, ignore_errors=True)
 
 
 def launch(spec: SandboxSpec, info: RuntimeInfo, runtime_api: str,
@@ -533,9 +533,7 @@ def launch(spec: SandboxSpec, info: RuntimeInfo, runtime_api: str,
         if cgroup is not None:
             cgroup.remove()
         if private_tmp is not None:
-            import shutil
-
-            shutil.rmtree(private_tmp, ignore_errors=True)
+            _fstree.rmtree(private_tmp, ignore_errors=True)
         exc = sys.exc_info()[1]
         if (isinstance(exc, OSError) and mode.name != "bubblewrap" and info.kind not in ("python", "node")
                 and exc.errno in (errno.ENOENT, errno.EACCES, errno.ENOEXEC, errno.ENOTDIR, errno.ELOOP)):

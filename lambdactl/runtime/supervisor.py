@@ -364,10 +364,13 @@ class Supervisor:
         mapped or not (memfds, SysV and POSIX shared memory, files on other tmpfs mounts), but
         not the sandbox's /tmp, which has its own size. Without a cgroup, finding the shared
         objects means reading every descriptor's link: `scan_shared=False` (the sample that
-        ends each invocation, on the path of its response) reuses the last scan's answer.
+        ends each invocation, on the path of its response) reuses the last scan's answer, and
+        leaves out cgroup v1's kernel memory (a file of its own).
         """
         cg = self.launched.cgroup
-        counts = cg.memory_stat() if cg is not None else None
+        # The end-of-invocation sample skips v1's separate kernel-memory file: the kill
+        # decision rests on the pump's samples, which read it.
+        counts = cg.memory_stat(kernel_v1=scan_shared) if cg is not None else None
         if counts is not None:
             assert cg is not None
             rss, shmem = counts

@@ -8,6 +8,9 @@ Idle environments are frozen, as Lambda freezes them between invocations (what a
 running uses no CPU until its next invocation thaws it). The freeze happens on a thread of its
 own after the environment is released, off the path of the response; the thaw is the first
 thing the next invocation does. `LAMBDACTL_NO_FREEZE=1` turns freezing off.
+
+A runtime that answers and computes on is frozen only once it is back in `next`; if it is not
+back by the invocation's deadline, the sweep (every second) shuts its environment down.
 """
 
 from __future__ import annotations
@@ -203,6 +206,13 @@ class WarmPool:
                     self._idle[key] = keep
                 else:
                     del self._idle[key]
+            # One that answered and computes on past its Timeout (not back in `next`) is killed,
+            # provisioned or not, as Lambda ends an invocation's environment at its timeout.
+            for key, envs in list(self._provisioned.items()):
+                overdue = [e for e in envs if id(e) not in self._busy and e.overdue]
+                if overdue:
+                    self._provisioned[key] = [e for e in envs if e not in overdue]
+                    expired += overdue
         for env in expired:
             self._forget(env)
         return len(expired)

@@ -92,7 +92,9 @@ def _client_context(value: str | None) -> str | None:
         raise invalid("Client context must be a valid Base64-encoded JSON object.") from None
     if not isinstance(doc, dict):
         raise invalid("Client context must be a valid Base64-encoded JSON object.")
-    return text
+    # Re-serialised, not passed on: it becomes a Runtime API header, where the CR/LF that JSON
+    # allows as whitespace (or raw non-ASCII) would end the header early.
+    return json.dumps(doc, separators=(",", ":"), ensure_ascii=True)
 
 
 def sandbox_mode(svc: Service) -> Any:

@@ -45,6 +45,14 @@ def test_address_is_loopback_with_own_port():
         b.close()
 
 
+@pytest.mark.parametrize("field", ["client_context", "cognito_identity", "invoked_function_arn"])
+@pytest.mark.parametrize("bad", ["\r\n\r\nX", "a\nb", "a\0b"])
+def test_header_values_with_cr_lf_nul_are_refused(api, field, bad):
+    with pytest.raises(ValueError):
+        api.post(invocation(**{field: "{}" + bad}))
+    api.post(invocation())  # nothing was left half-posted
+
+
 def test_next_blocks_until_posted_then_hands_headers(api):
     inv = invocation(client_context='{"custom":{}}')
     c = conn(api)

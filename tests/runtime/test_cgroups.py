@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from lambdactl.runtime.cgroups import create_cgroup
+from lambdactl.runtime.cgroups import Cgroup, create_cgroup
 
 
 def test_cgroup_backstop_limit_is_set():
@@ -62,3 +62,22 @@ def test_groups_of_killed_processes_are_swept(tmp_path):
                     path.rmdir()
                 except OSError:
                     pass
+
+
+@pytest.mark.parametrize("stat,kmem,expected", [
+    # v2 with `kernel` (5.18+): it already holds slab and stacks; `sock` is apart.
+    (b"anon 100\nfile_mapped 10\nkernel 50\nslab 30\nkernel_stack 5\nsock 7\nshmem 3\n", None, 167),
+    # v2 before `kernel`: its parts.
+    (b"anon 100\nfile_mapped 10\nslab 30\nkernel_stack 5\npagetables 4\npercpu 1\nsock 7\n", None, 157),
+    # v1: the kmem counter, socket buffers included.
+    (b"total_rss 100\ntotal_mapped_file 10\ntotal_shmem 3\n", b"70\n", 180),
+    (b"total_rss 100\ntotal_mapped_file 10\n", None, 110),  # v1 without kmem accounting
+])
+def test_kernel_memory_counts(tmp_path, stat, kmem, expected):
+    """The kill decision's figure includes kernel memory (v2 cannot be run here: its parsing is
+    checked on the files as the kernel writes them)."""
+    (tmp_path / "memory.stat").write_bytes(stat)
+    if kmem is not None:
+        (tmp_path / "memory.kmem.usage_in_bytes").write_bytes(kmem)
+    cg = Cgroup(v2=stat.startswith(b"anon"), paths={"memory": tmp_path})
+    assert cg.memory_stat()[0] == expected

@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 from _engine_helpers import build_zip
 
+from lambdactl import _fstree
 from lambdactl.errors import LambdaError
 from lambdactl.packaging.validate import check_code_zip
-from lambdactl.runtime.codecache import ensure_extracted, merge_layers
+from lambdactl.runtime.codecache import collect_trees, ensure_extracted, merge_layers
 
 
 def put(tmp: Path, data: bytes) -> tuple[str, Path]:
@@ -98,6 +99,23 @@ def test_abandoned_half_built_trees_are_swept(tmp_path):
     os.utime(other, (0, 0))  # another digest's, which may never be built again
     ensure_extracted(cache, digest, z)
     assert sorted(p.name for p in cache.iterdir()) == sorted([digest, recent.name])
+
+
+def test_deeply_nested_tree_is_extracted_measured_and_removed(tmp_path):
+    # Deeper than the recursion limit (1000), and a path that fits below the host cache directory:
+    # os.makedirs, os.walk and shutil.rmtree recurse per level before Python 3.12.
+    deep = "a/" * 1500 + "x"
+    digest, z = put(tmp_path, build_zip({"app.py": "x=1\n", deep: "deep"}))
+    check_code_zip(z.read_bytes())
+    cache = tmp_path / "cache"
+    try:
+        root = ensure_extracted(cache, digest, z)
+        assert (root / deep).read_text() == "deep"
+        assert stat.S_IMODE((root / "a" / "a").stat().st_mode) == 0o555
+        assert collect_trees(cache, keep=set()) == [(digest, len("x=1\n") + len("deep"))]
+        assert list(cache.iterdir()) == []
+    finally:
+        _fstree.rmtree(cache, ignore_errors=True)  # pytest's own clean-up recurses per level
 
 
 def test_zip_bomb_is_refused_by_real_size(tmp_path):

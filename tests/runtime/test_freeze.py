@@ -196,3 +196,45 @@ def test_a_node_environment_freezes_and_thaws(make_env):
     assert json.loads(thawed.payload) - json.loads(first.payload) <= 5, (first, thawed)
     out = env.invoke(b'{"wait": 100}')  # and runs again once thawed
     assert out.status == "success" and json.loads(out.payload) > json.loads(thawed.payload), out
+
+
+EARLY_ANSWER_APP = '''
+import os, time, urllib.request
+
+def handler(event, context):
+    # Answer on the Runtime API itself, then compute on: the caller has its answer, the runtime
+    # is not back in `next`.
+    url = (f"http://{os.environ['AWS_LAMBDA_RUNTIME_API']}/2018-06-01/runtime/invocation/"
+           f"{context.aws_request_id}/response")
+    urllib.request.urlopen(urllib.request.Request(url, data=b'"early"', method="POST")).read()
+    t0 = time.time()
+    while time.time() - t0 < 60:
+        pass
+'''
+
+
+@pytest.mark.parametrize("freeze", [True, False], ids=["freezing", "no-freeze"])
+def test_an_early_answer_does_not_outlive_the_timeout(cache, freeze):
+    info = runtime_or_skip(DEFAULT_PYTHON)
+    pool = WarmPool(idle_timeout_s=60, freeze=freeze)
+    try:
+        key = ("early", "1")
+        spec = SandboxSpec(task_root=extract(cache, {"app.py": EARLY_ANSWER_APP}), runtime=DEFAULT_PYTHON,
+                           handler="app.handler", function_name="early", timeout_s=2,
+                           function_arn="arn:aws:lambda:us-east-1:123456789012:function:early",
+                           cache_dir=cache / "sandbox")
+        env = pool.acquire(key, spec, info)
+        out = env.invoke(b"{}")
+        assert out.status == "success" and out.payload == b'"early"', out
+        pool.release(key, env, out)
+        marker = f"AWS_LAMBDA_RUNTIME_API={env.api.address}"
+        # Still computing past its 2 s Timeout: killed by the pool's sweep (every second).
+        assert not wait_gone(marker, timeout_s=12), "the environment outlived its invocation's Timeout"
+        assert not env.reusable and not env.frozen
+        again = pool.acquire(key, spec, info)
+        assert again is not env
+        later = again.invoke(b"{}")
+        assert later.status == "success", later
+        pool.release(key, again, later)
+    finally:
+        pool.shutdown()

@@ -221,6 +221,28 @@ def writable_places(event, context):
                 rw.append((parts[4], line.split(" - ")[1].split()[0]))
     return {"written": written, "rw_mounts": rw, "mounts": mounts}
 
+def socket_hog(event, context):
+    # Data queued in socket pairs is kernel memory: no process's RSS shows it. Four processes,
+    # each far from its descriptor limit with the default socket buffer sizes.
+    import socket
+    for _ in range(4):
+        if os.fork() == 0:
+            pairs, queued = [], 0
+            while queued < event["mb"] * 1024 * 1024 // 4 and len(pairs) < 480:
+                a, b = socket.socketpair()
+                a.setblocking(False)
+                pairs.append((a, b))
+                try:
+                    while True:
+                        queued += a.send(b"s" * 65536)
+                except BlockingIOError:
+                    pass
+            time.sleep(5)
+            os._exit(0)
+    time.sleep(3)  # a sample or two
+    return "not killed"
+
+
 def memfd_hog(event, context):
     import mmap
     chunk = b"m" * (1024 * 1024)
@@ -473,6 +495,18 @@ def test_only_tmp_is_writable_anywhere(make_env, bwrap_only):
     # Mounted read-write: /tmp, and kernel interfaces in which nothing can be created (a new
     # procfs, and /dev/pts, whose nodes only the kernel makes).
     assert {m for m, _ in seen["rw_mounts"]} <= {"/tmp", "/proc", "/dev/pts"}, seen["rw_mounts"]
+
+
+def test_socket_buffers_beyond_memory_size_are_killed(make_env):
+    env = make_env(FILES, handler="app.socket_hog", memory_mb=128, timeout_s=20)
+    cg = env.supervisor.launched.cgroup
+    if cg is None or not cg.has_memory:
+        pytest.skip("no writable memory cgroup here")
+    # 300 MB: beyond MemorySize, well within the kernel's backstop (MemorySize + /tmp + slack)
+    out = env.invoke(json.dumps({"mb": 300}).encode(), request_id="sock")
+    assert out.status == "oom", out
+    assert 128 <= out.max_memory_mb < 400, out
+    assert_fresh_env_works(make_env)
 
 
 @pytest.mark.parametrize("how", ["write", "ftruncate-touch", "dev-shm", "after-tmp"])
