@@ -309,6 +309,61 @@ def test_at_the_cap_the_longest_idle_connection_makes_room(home: Path) -> None:
         next(gen, None)  # stops the server
 
 
+def test_a_client_that_drains_answers_at_a_trickle_is_closed_and_holds_no_slot(home: Path) -> None:
+    import threading
+
+    configure(home, max_connections=1, body_timeout_s=1)
+    gen = start_server(home)
+    server = next(gen)
+    try:
+        port = port_of(server)
+        # Pipelined requests whose answers (404s naming the long path) add up to more than the
+        # socket buffers hold, read 2 KB at a time: every send makes a little progress.
+        request = head(port, target="/x/" + "a" * 8000)
+        slow = socket.socket()
+        slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
+        slow.connect(("127.0.0.1", port))
+
+        def flood() -> None:
+            try:
+                slow.sendall(request * 2000)
+            except OSError:
+                pass
+
+        threading.Thread(target=flood, daemon=True).start()
+        slow.settimeout(0.25)
+        closed = False
+        try:
+            for _ in range(60):  # 15 s
+                try:
+                    if slow.recv(2048) == b"":
+                        closed = True
+                        break
+                except TimeoutError:
+                    pass
+                time.sleep(0.25)
+        except ConnectionResetError:
+            closed = True
+        answer = raw(port, head(port), timeout=5)  # the one connection slot is free again
+        slow.close()
+        assert closed, "a connection draining answers at 8 KB/s was kept open"
+        assert answer is not None and answer[0] == 200
+    finally:
+        next(gen, None)
+
+
+def test_a_long_pipeline_is_answered_whole_and_in_order(server) -> None:
+    port = port_of(server)  # served in turns, requeued behind other connections between them
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(b"".join(head(port, target=f"/lambdactl/nothing-{i}") for i in range(300)) + head(port))
+        conn = Conn(sock)
+        for i in range(301):
+            answer = conn.read_head()
+            assert answer is not None and answer.startswith(b"HTTP/1.1 404 " if i < 300 else b"HTTP/1.1 200 "), i
+            length = int(answer.lower().split(b"content-length: ", 1)[1].split(b"\r\n", 1)[0])
+            conn.read_body(length, length)
+
+
 # ---------------------------------------------------------------------------------------------
 # Browsers and remote hosts
 
