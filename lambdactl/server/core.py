@@ -687,11 +687,22 @@ class LambdaServer:
         headers.append(("x-amzn-RequestId", request_id))
         return response(status, body, headers, close=not keep)
 
+    def _signed(self, req: Request) -> bool:
+        try:
+            sigv4.verify(req.method, req.target, req.headers, req.body, self.keys)
+        except sigv4.SignatureError:
+            return False
+        return True
+
     def _local_route(self, req: Request, path: str, request_id: str, keep: bool) -> bytes:
         """lambdactl's own endpoints: health, and the code/layer downloads `Code.Location` names."""
         if path == HEALTH_PATH:
-            body = json.dumps({"status": "ok", "pid": os.getpid(), "version": __version__, "pool": self.pool.stats()}).encode()
-            return response(200, body, [("x-amzn-RequestId", request_id)], close=not keep)
+            # Liveness for anyone; with --require-auth, what runs here (pid, version, pool) only
+            # for a signed request.
+            doc: dict[str, Any] = {"status": "ok"}
+            if not self.require_auth or self._signed(req):
+                doc.update(pid=os.getpid(), version=__version__, pool=self.pool.stats())
+            return response(200, json.dumps(doc).encode(), [("x-amzn-RequestId", request_id)], close=not keep)
         for prefix, directory in (("/lambdactl/code/", self.settings.code_dir), ("/lambdactl/layers/", self.settings.layers_dir)):
             if path.startswith(prefix):
                 # The presignature is the authorisation, with or without --require-auth.
