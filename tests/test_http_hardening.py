@@ -503,6 +503,13 @@ def test_function_url_response_headers_are_sanitised(lam, server) -> None:
             assert answer is not None and answer[0] == status and "content-length" not in answer[1], answer
             answer = read_response(sock)
             assert answer is not None and answer[:1] == (200,) and answer[2] == b"plain", answer
+    # By path, the URL shares the control plane's origin: its pages are sandboxed to an opaque one.
+    by_path = raw(port, head(port, target=f"/lambdactl/url/{netloc.split('.', 1)[0]}/"))
+    assert by_path is not None and by_path[:1] == (200,) and by_path[2] == b"plain"
+    assert by_path[1]["content-security-policy"].startswith("sandbox ")
+    assert "allow-same-origin" not in by_path[1]["content-security-policy"]
+    by_host = raw(port, head(port, host=netloc, target="/"))
+    assert by_host is not None and "content-security-policy" not in by_host[1]
     # A function URL name under a foreign domain is refused before any lookup.
     foreign = netloc.replace("localhost", "evil.example")
     answer = raw(port, head(port, host=foreign, target="/framing"))
