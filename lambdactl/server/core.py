@@ -406,6 +406,9 @@ class LambdaServer:
         if c is None:
             return
         if c.out:  # room to send more of an answer (or an error, which the send will report)
+            now = monotonic()
+            c.send_budget -= now - c.blocked_at  # the wait for a worker is not the client's
+            c.blocked_at = now
             self._dispatch(c)
             return
         try:
@@ -511,10 +514,10 @@ class LambdaServer:
 
     def _flush(self, c: _Client) -> bool:
         """Send more of the answer `c` was parked with; True when it is all sent. The time the
-        connection waited is spent from its budget, what the client drained earns some back (up
-        to the grace): one that drains slower than MIN_BODY_BYTES_PER_S runs out and is closed."""
+        connection waited for room was spent from its budget (`_on_ready`); what the client
+        drained earns some back (up to the grace): one that drains slower than
+        MIN_BODY_BYTES_PER_S runs out and is closed."""
         now = monotonic()
-        c.send_budget -= now - c.blocked_at
         try:
             n = c.sock.send(c.out, socket.MSG_DONTWAIT)
         except BlockingIOError:
