@@ -36,7 +36,9 @@ class _Patterns:
         self.fields = re.compile(rb"(?:" + _TCHAR + rb"+:[^\x00-\x08\x0a-\x1f\x7f]*\r\n)*")
         self.request_line = re.compile(rb"(" + _TCHAR + rb"+) ([\x21-\x7e]+) HTTP/(1\.[01])")
         self.chunk_line = re.compile(rb"([0-9A-Fa-f]{1,16})(?:[ \t]*;[^\x00-\x08\x0a-\x1f\x7f]*)?")
-        self.bad_value = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+        # What a response header value may not hold: controls, or characters beyond Latin-1 (the
+        # wire's octets; anything else cannot be framed).
+        self.bad_value = re.compile(r"[^\t\x20-\x7e\x80-\xff]")
 
 
 _compiled: _Patterns | None = None
@@ -76,8 +78,8 @@ def reason(status: int) -> str:
 
 
 def valid_header(name: str, value: str) -> bool:
-    """Whether a header may be sent as is: a token name and a value without CR, LF, NUL or other
-    controls (a function's response headers are checked with this before they are framed)."""
+    """Whether a header may be sent as is: a token name and a value of Latin-1 without CR, LF, NUL
+    or other controls (a function's response headers are checked with this before they are framed)."""
     rx = _rx()
     return rx.token.fullmatch(name.encode("latin-1", "replace")) is not None and rx.bad_value.search(value) is None
 
@@ -174,11 +176,14 @@ class Conn:
             self.deadline = monotonic() + self.body_timeout_s + n / MIN_BODY_BYTES_PER_S
 
     def read_line(self, limit: int = MAX_CHUNK_LINE_BYTES) -> bytes:
+        """A CRLF-ended line (chunk size or trailer); a bare LF is refused at once, not waited past."""
         while True:
-            i = self.buf.find(b"\r\n", 0, limit + 2)
+            i = self.buf.find(b"\n", 0, limit + 2)
             if i >= 0:
-                line = bytes(self.buf[:i])
-                del self.buf[: i + 2]
+                if not i or self.buf[i - 1] != 0x0D:
+                    raise BadRequest("chunk line not ended by CRLF")
+                line = bytes(self.buf[: i - 1])
+                del self.buf[: i + 1]
                 return line
             if len(self.buf) > limit:
                 raise BadRequest("chunk line too long")
@@ -366,6 +371,12 @@ def read_body_capped(conn: Conn, req: Request, limit: int) -> bytes:
 
 
 def response(status: int, body: bytes, headers: list[tuple[str, str]] | None = None, *, close: bool = False) -> bytes:
+    """One framed answer. A 1xx, 204 or 304 answer has no body and no Content-Length (RFC 9110
+    8.6, RFC 9112 6.3): a client reads none, so bytes sent after such a head would be taken for
+    the next answer."""
+    framed = status >= 200 and status != 204 and status != 304
+    if not framed:
+        body = b""
     lines = [f"HTTP/1.1 {status} {reason(status)}"]
     has_type = False
     for k, v in headers or ():
@@ -373,7 +384,8 @@ def response(status: int, body: bytes, headers: list[tuple[str, str]] | None = N
         has_type = has_type or k.lower() == "content-type"
     if not has_type and body:
         lines.append("Content-Type: application/json")
-    lines.append(f"Content-Length: {len(body)}")
+    if framed:
+        lines.append(f"Content-Length: {len(body)}")
     if close:
         lines.append("Connection: close")
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body

@@ -35,6 +35,8 @@ ALGORITHM = "AWS4-HMAC-SHA256"
 MAX_CLOCK_SKEW_S = 5 * 60
 MAX_PRESIGNED_EXPIRES_S = 604_800
 UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
+UNSIGNED_PAYLOAD_MESSAGE = ("x-amz-content-sha256 UNSIGNED-PAYLOAD is not accepted: "
+                            "sign the SHA-256 of the request body.")
 MISSING_TOKEN = ("MissingAuthenticationTokenException", "Missing Authentication Token")
 UNKNOWN_KEY_MESSAGE = "The security token included in the request is invalid."
 BAD_SIGNATURE_MESSAGE = (
@@ -323,6 +325,10 @@ def verify(method: str, target: str, headers: Mapping[str, str], body: bytes | N
     if "host" not in signed.signed_headers:
         raise SignatureError("InvalidSignatureException", "'Host' must be a signed header.")
     declared = headers.get("x-amz-content-sha256")
+    if declared == UNSIGNED_PAYLOAD and not signed.presigned:
+        # Lambda signs its payloads: a header signature over UNSIGNED-PAYLOAD would vouch for any
+        # body sent with it, so a captured request could be replayed with another one.
+        raise SignatureError("InvalidSignatureException", UNSIGNED_PAYLOAD_MESSAGE)
     if body is None and not declared:
         return signed  # head only: the signature covers the body's hash, checked once it is read
     candidates = [declared] if declared else [hashlib.sha256(body or b"").hexdigest()]

@@ -145,6 +145,16 @@ def test_chunked_body_is_read_and_its_trailers_checked(server) -> None:
 # Header floods
 
 
+def test_chunk_lines_ended_by_a_bare_lf_are_400_at_once(quick_server) -> None:
+    port = port_of(quick_server)
+    post = head(port, "Transfer-Encoding: chunked", method="POST")
+    for tail in (b"0\n\n", b"2\n{}\r\n0\r\n\r\n", b"0\r\nX-T: 1\n\r\n"):
+        with socket.create_connection(("127.0.0.1", port), timeout=15) as sock:
+            sock.sendall(post + tail)  # and wait: the client has sent all it means to
+            answer = read_response(sock)
+            assert answer is not None and answer[0] == 400, (tail, answer)
+
+
 def test_too_many_headers_is_431(server) -> None:
     port = port_of(server)
     answer = raw(port, head(port, *(f"X-H{i}: v" for i in range(101))))
@@ -299,6 +309,61 @@ def test_at_the_cap_the_longest_idle_connection_makes_room(home: Path) -> None:
         next(gen, None)  # stops the server
 
 
+def test_a_client_that_drains_answers_at_a_trickle_is_closed_and_holds_no_slot(home: Path) -> None:
+    import threading
+
+    configure(home, max_connections=1, body_timeout_s=1)
+    gen = start_server(home)
+    server = next(gen)
+    try:
+        port = port_of(server)
+        # Pipelined requests whose answers (404s naming the long path) add up to more than the
+        # socket buffers hold, read 2 KB at a time: every send makes a little progress.
+        request = head(port, target="/x/" + "a" * 8000)
+        slow = socket.socket()
+        slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
+        slow.connect(("127.0.0.1", port))
+
+        def flood() -> None:
+            try:
+                slow.sendall(request * 2000)
+            except OSError:
+                pass
+
+        threading.Thread(target=flood, daemon=True).start()
+        slow.settimeout(0.25)
+        closed = False
+        try:
+            for _ in range(60):  # 15 s
+                try:
+                    if slow.recv(2048) == b"":
+                        closed = True
+                        break
+                except TimeoutError:
+                    pass
+                time.sleep(0.25)
+        except ConnectionResetError:
+            closed = True
+        answer = raw(port, head(port), timeout=5)  # the one connection slot is free again
+        slow.close()
+        assert closed, "a connection draining answers at 8 KB/s was kept open"
+        assert answer is not None and answer[0] == 200
+    finally:
+        next(gen, None)
+
+
+def test_a_long_pipeline_is_answered_whole_and_in_order(server) -> None:
+    port = port_of(server)  # served in turns, requeued behind other connections between them
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(b"".join(head(port, target=f"/lambdactl/nothing-{i}") for i in range(300)) + head(port))
+        conn = Conn(sock)
+        for i in range(301):
+            answer = conn.read_head()
+            assert answer is not None and answer.startswith(b"HTTP/1.1 404 " if i < 300 else b"HTTP/1.1 200 "), i
+            length = int(answer.lower().split(b"content-length: ", 1)[1].split(b"\r\n", 1)[0])
+            conn.read_body(length, length)
+
+
 # ---------------------------------------------------------------------------------------------
 # Browsers and remote hosts
 
@@ -400,6 +465,11 @@ def handler(event, context):
         return {"statusCode": 200, "headers": {"Bad Name": "v"}, "body": "x"}
     if path == "/multi":
         return {"statusCode": 200, "multiValueHeaders": {"X-M": ["ok", "b\rc"]}, "body": "x"}
+    if path == "/latin":
+        return {"statusCode": 200, "headers": {"X-U": "\u2028"}, "body": "x"}
+    if path.startswith("/status/"):  # a body that is a whole forged answer of its own
+        return {"statusCode": int(path[8:]), "headers": {"Upgrade": "websocket"},
+                "body": "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nforged"}
     return {"statusCode": 200, "body": "plain"}
 '''
 
@@ -423,10 +493,23 @@ def test_function_url_response_headers_are_sanitised(lam, server) -> None:
         assert answer is not None and answer[:1] == (200,) and answer[2] == b"hello"
         assert answer[1]["content-length"] == "5" and "transfer-encoding" not in answer[1]
         assert answer[1]["x-ok"] == "1" and answer[1].get("connection") != "close"
-        for path in ("/nul", "/name", "/multi"):  # the same connection is still in step
-            sock.sendall(head(port, host=netloc, target=path))
+        for path in ("/nul", "/name", "/multi", "/latin", "/status/100", "/status/101", "/status/199"):
+            sock.sendall(head(port, host=netloc, target=path))  # the same connection stays in step
             answer = read_response(sock)
             assert answer is not None and answer[0] == 502, (path, answer)
+        for status in (204, 304):  # no body, so nothing a client could take for the next answer
+            sock.sendall(head(port, host=netloc, target=f"/status/{status}") + head(port, host=netloc, target="/"))
+            answer = read_response(sock)
+            assert answer is not None and answer[0] == status and "content-length" not in answer[1], answer
+            answer = read_response(sock)
+            assert answer is not None and answer[:1] == (200,) and answer[2] == b"plain", answer
+    # By path, the URL shares the control plane's origin: its pages are sandboxed to an opaque one.
+    by_path = raw(port, head(port, target=f"/lambdactl/url/{netloc.split('.', 1)[0]}/"))
+    assert by_path is not None and by_path[:1] == (200,) and by_path[2] == b"plain"
+    assert by_path[1]["content-security-policy"].startswith("sandbox ")
+    assert "allow-same-origin" not in by_path[1]["content-security-policy"]
+    by_host = raw(port, head(port, host=netloc, target="/"))
+    assert by_host is not None and "content-security-policy" not in by_host[1]
     # A function URL name under a foreign domain is refused before any lookup.
     foreign = netloc.replace("localhost", "evil.example")
     answer = raw(port, head(port, host=foreign, target="/framing"))
@@ -562,6 +645,26 @@ def test_bad_signature_is_refused_before_the_body(auth_server) -> None:
             sock.sendall(head(port, *lines, "Content-Length: 50000000", method="POST", target=target))  # no body
             answer = read_response(sock)
             assert answer is not None and answer[0] == 403 and answer[1]["x-amzn-errortype"] == code, answer
+
+
+def test_header_signatures_over_unsigned_payload_are_refused(auth_server) -> None:
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    from .conftest import ACCESS_KEY, SECRET_KEY
+
+    port = port_of(auth_server)
+    for declared, expected in (("UNSIGNED-PAYLOAD", 403), (None, 200)):
+        signed = AWSRequest(method="GET", url=f"http://127.0.0.1:{port}/2015-03-31/functions", data=b"{}",
+                            headers={"X-Amz-Content-Sha256": declared} if declared else {})
+        SigV4Auth(Credentials(ACCESS_KEY, SECRET_KEY), "lambda", "us-east-1").add_auth(signed)
+        lines = [f"{k}: {v}" for k, v in signed.headers.items() if k.lower() != "content-length"]
+        # UNSIGNED-PAYLOAD would let any body ride on this signature: refused from the head.
+        answer = raw(port, head(port, *lines, "Content-Length: 2", target="/2015-03-31/functions") + b"{}")
+        assert answer is not None and answer[0] == expected, (declared, answer)
+        if expected == 403:
+            assert answer[1]["x-amzn-errortype"] == "InvalidSignatureException"
 
 
 # ---------------------------------------------------------------------------------------------

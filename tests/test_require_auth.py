@@ -82,8 +82,19 @@ def test_unsigned_and_stale_requests_are_refused(auth_server) -> None:
     headers = {}
     sigv4.sign("GET", host, "/2015-03-31/functions", headers, b"", ACCESS_KEY, SECRET_KEY, "us-east-1", now=time.time() - 4 * 60)
     assert _raw(url, "/2015-03-31/functions", headers)[0] == 200  # within the 5-minute skew
-    # The health endpoint stays open so `serve status` works without keys.
+    # The health endpoint stays open so liveness checks work without keys.
     assert _raw(url, "/lambdactl/health", {})[0] == 200
+
+
+def test_health_tells_only_signed_callers_what_runs(auth_server, home: Path) -> None:
+    url = auth_server["url"]
+    assert _raw(url, "/lambdactl/health", {}) == (200, None, {"status": "ok"})
+    headers: dict[str, str] = {}
+    sigv4.sign("GET", url.split("//", 1)[1], "/lambdactl/health", headers, b"", ACCESS_KEY, SECRET_KEY, "us-east-1")
+    status, _, body = _raw(url, "/lambdactl/health", headers)
+    assert status == 200 and body["pid"] == auth_server["pid"] and "pool" in body
+    shown = run_cli("serve", "status", "--home", str(home), home=home)  # the CLI signs its own
+    assert shown.code == 0 and json.loads(shown.stdout)["pool"] == body["pool"], shown.stdout + shown.stderr
 
 
 def test_without_require_auth_any_key_or_none_is_accepted(keyed_server) -> None:

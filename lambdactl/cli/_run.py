@@ -456,11 +456,15 @@ def _remote_service(opts: GlobalOptions, settings: Any) -> Any:
     from ._remote import RemoteService
 
     _debug(opts, f"sending the command to {url}")
+    return RemoteService(url, credentials=signing_key(settings), sign=require_auth,
+                         timeout_s=_seconds(opts.cli_read_timeout), connect_timeout_s=_seconds(opts.cli_connect_timeout))
+
+
+def signing_key(settings: Any) -> tuple[str, str, str] | None:
+    """(access key, secret, region) the CLI signs with: the first of config.toml [server.credentials]."""
     keys = settings.get("server.credentials")
     first = next(iter(keys.items()), None) if isinstance(keys, dict) else None
-    credentials = (str(first[0]), str(first[1]), settings.region) if first else None
-    return RemoteService(url, credentials=credentials, sign=require_auth,
-                         timeout_s=_seconds(opts.cli_read_timeout), connect_timeout_s=_seconds(opts.cli_connect_timeout))
+    return (str(first[0]), str(first[1]), settings.region) if first else None
 
 
 def _seconds(flag_value: str | None) -> float | None:

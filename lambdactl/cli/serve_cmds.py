@@ -24,14 +24,21 @@ def _settings(home: str | None, region: str | None = None):  # type: ignore[no-u
     return Settings.load(home, region)
 
 
-def _health(url: str, timeout: float = 1.0) -> dict | None:  # type: ignore[type-arg]
+def _health(url: str, timeout: float = 1.0, key: tuple[str, str, str] | None = None) -> dict | None:  # type: ignore[type-arg]
+    """The server's health document; signed with `key` (access key, secret, region), a server
+    with --require-auth adds its pid, version and pool to the bare status."""
     import http.client
     from urllib.parse import urlsplit
 
     parts = urlsplit(url)
+    headers: dict[str, str] = {}
+    if key is not None:
+        from .. import sigv4
+
+        sigv4.sign("GET", parts.netloc, "/lambdactl/health", headers, b"", *key)
     try:
         conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=timeout)
-        conn.request("GET", "/lambdactl/health")
+        conn.request("GET", "/lambdactl/health", headers=headers)
         resp = conn.getresponse()
         data = resp.read()
         conn.close()
@@ -145,7 +152,9 @@ def register(app: typer.Typer) -> None:
 
         settings = _settings(home)
         info = read_server_file(settings.home)
-        health = _health(info["url"]) if info else None
+        from ._run import signing_key
+
+        health = _health(info["url"], key=signing_key(settings) if info.get("require_auth") else None) if info else None
         if info is None or health is None:
             typer.echo(json.dumps({"running": False, "home": str(settings.home)}, indent=4))
             raise typer.Exit(1)

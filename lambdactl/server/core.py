@@ -34,6 +34,7 @@ from typing import Any
 from .. import __version__, sigv4
 from ..errors import LambdaError
 from ..httpwire import (
+    MIN_BODY_BYTES_PER_S,
     BadRequest,
     Conn,
     Request,
@@ -69,7 +70,9 @@ ACCEPT_PAUSE_S = 0.1  # out of descriptors: accepting resumes after this
 LINGER_NEXT_MS = 5  # a worker waits this long for a keep-alive client's next request
 LINGER_BYTES = 1 << 20  # read and dropped after refusing a request, so the client sees the answer
 LINGER_S = 1.0
+PIPELINE_TURN = 64  # requests a connection is served in a row before others get a worker's turn
 _ARM = select.EPOLLIN | select.EPOLLONESHOT
+_ARM_SEND = select.EPOLLOUT | select.EPOLLONESHOT
 _FD_EXHAUSTED = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 
 
@@ -109,9 +112,10 @@ def raise_nofile_limit() -> int:
 
 
 class _Client(Conn):
-    """A connection: its buffer, who it is, and (while parked) when it is closed unless it speaks."""
+    """A connection: its buffer, who it is, (while parked) when it is closed unless it speaks, and
+    an answer the client has not yet taken with how much longer it may take to drain it."""
 
-    __slots__ = ("fd", "peer", "until", "in_head")
+    __slots__ = ("fd", "peer", "until", "in_head", "out", "send_budget", "blocked_at")
 
     def __init__(self, sock: socket.socket, peer: Any, body_timeout_s: float) -> None:
         super().__init__(sock, body_timeout_s, rcvtimeo=True)
@@ -119,6 +123,11 @@ class _Client(Conn):
         self.peer = peer
         self.until = 0.0
         self.in_head = True  # a new connection's head is due within the header timeout
+        self.out: bytes | memoryview = b""  # the rest of an answer the socket would not take
+        # Seconds the client may yet keep the server waiting to send: the body timeout's grace,
+        # spent while sends are blocked, earned back at MIN_BODY_BYTES_PER_S of what it drains.
+        self.send_budget = body_timeout_s
+        self.blocked_at = 0.0
 
 
 class LambdaServer:
@@ -302,7 +311,7 @@ class LambdaServer:
                     elif fd == self._wake_r:
                         os.read(self._wake_r, 64)
                     else:
-                        self._on_readable(fd)
+                        self._on_ready(fd)
                 now = monotonic()
                 if resume_at and now >= resume_at and not self._stopped.is_set():
                     resume_at = 0.0
@@ -373,8 +382,9 @@ class LambdaServer:
         with self._lock:
             self._drop_locked(c)
 
-    def _park(self, c: _Client, until: float) -> None:
-        """Hand a connection (back) to the selector until `until`."""
+    def _park(self, c: _Client, until: float, arm: int = _ARM) -> None:
+        """Hand a connection (back) to the selector until `until`, to wait for what it sends next
+        (or, `_ARM_SEND`, for room to send it the rest of an answer)."""
         with self._lock:
             if self._clients.get(c.fd) is not c or self._stopped.is_set():
                 self._drop_locked(c)
@@ -382,7 +392,7 @@ class LambdaServer:
             c.until = until
             self._parked[c.fd] = c
             try:
-                self._epoll.modify(c.fd, _ARM)
+                self._epoll.modify(c.fd, arm)
             except OSError:
                 self._drop_locked(c)
 
@@ -392,10 +402,16 @@ class LambdaServer:
             for c in expired:
                 self._drop_locked(c)
 
-    def _on_readable(self, fd: int) -> None:
+    def _on_ready(self, fd: int) -> None:
         with self._lock:
             c = self._parked.pop(fd, None)
         if c is None:
+            return
+        if c.out:  # room to send more of an answer (or an error, which the send will report)
+            now = monotonic()
+            c.send_budget -= now - c.blocked_at  # the wait for a worker is not the client's
+            c.blocked_at = now
+            self._dispatch(c)
             return
         try:
             data = c.sock.recv(65536, socket.MSG_DONTWAIT)
@@ -433,44 +449,95 @@ class LambdaServer:
             c = self._work.get()
             if c is None:
                 return
+            again = False
             try:
-                self._serve(c)
+                again = self._serve(c)
             except Exception as exc:  # noqa: BLE001 - a worker must outlive any one connection
                 print(f"lambdactl serve: connection failed: {type(exc).__name__}: {exc}", file=sys.stderr)
                 self._close(c)
             with self._wlock:
                 self._idle_workers += 1
+            if again:  # behind the connections already waiting
+                self._dispatch(c)
 
-    def _serve(self, c: _Client) -> None:
-        """Answer the requests `c` has buffered or sends within a moment, then park it (or close it)."""
+    def _serve(self, c: _Client) -> bool:
+        """Answer the requests `c` has buffered or sends within a moment, then park it (or close
+        it). True when it has more requests buffered but has had its turn."""
         try:
-            while not self._stopped.is_set():
+            if c.out and not self._flush(c):
+                return False
+            for _ in range(PIPELINE_TURN):
+                if self._stopped.is_set():
+                    break
                 try:
                     head = c.take_head()
                 except BadRequest as exc:
                     self._refuse(c, _bad_request(exc))
-                    return
+                    return False
                 if head is None:
                     self._park(c, c.until if c.in_head else monotonic() + self.keepalive_timeout_s)
-                    return
+                    return False
                 c.in_head = False
                 out, keep = self._logged_exchange(c, head)
                 if not keep:
                     self._refuse(c, out)
-                    return
-                c.sock.sendall(out)
+                    return False
+                if not self._send(c, out):
+                    return False
                 if not c.buf and not self._linger(c):
-                    return
+                    return False
                 if not c.has_head():
                     if c.buf.strip(b"\r\n"):
                         c.in_head = True
                         self._park(c, monotonic() + self.header_timeout_s)
                     else:
                         self._park(c, monotonic() + self.keepalive_timeout_s)
-                    return
+                    return False
+            else:
+                return True
         except OSError:
             pass
         self._close(c)
+        return False
+
+    def _send(self, c: _Client, out: bytes) -> bool:
+        """Send an answer, or as much as the socket takes without waiting and park the connection
+        until it has room for the rest: a client that reads slowly holds no worker. True when all
+        was sent."""
+        try:
+            n = c.sock.send(out, socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            n = 0
+        if n == len(out):
+            return True
+        c.out = memoryview(out)[n:]
+        self._park_sending(c, monotonic())
+        return False
+
+    def _flush(self, c: _Client) -> bool:
+        """Send more of the answer `c` was parked with; True when it is all sent. The time the
+        connection waited for room was spent from its budget (`_on_ready`); what the client
+        drained earns some back (up to the grace): one that drains slower than
+        MIN_BODY_BYTES_PER_S runs out and is closed."""
+        now = monotonic()
+        try:
+            n = c.sock.send(c.out, socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            n = 0
+        c.send_budget = min(self.body_timeout_s, c.send_budget + n / MIN_BODY_BYTES_PER_S)
+        c.out = c.out[n:]
+        if c.out:
+            self._park_sending(c, now)
+            return False
+        c.out = b""
+        return True
+
+    def _park_sending(self, c: _Client, now: float) -> None:
+        if c.send_budget <= 0:
+            self._close(c)
+            return
+        c.blocked_at = now
+        self._park(c, now + c.send_budget, _ARM_SEND)
 
     def _linger(self, c: _Client) -> bool:
         """Wait a moment for the client's next request on this worker: a client that sends it at
@@ -494,7 +561,8 @@ class LambdaServer:
         """Send a last answer and close, reading (and dropping) a little of what the client is
         still sending first, so the answer reaches it instead of a reset."""
         try:
-            c.sock.sendall(out)
+            if c.sock.send(out, socket.MSG_DONTWAIT) < len(out):  # a client not reading gets no wait
+                raise BlockingIOError
             c.sock.shutdown(socket.SHUT_WR)
             deadline = monotonic() + LINGER_S
             dropped = 0
@@ -633,11 +701,22 @@ class LambdaServer:
         headers.append(("x-amzn-RequestId", request_id))
         return response(status, body, headers, close=not keep)
 
+    def _signed(self, req: Request) -> bool:
+        try:
+            sigv4.verify(req.method, req.target, req.headers, req.body, self.keys)
+        except sigv4.SignatureError:
+            return False
+        return True
+
     def _local_route(self, req: Request, path: str, request_id: str, keep: bool) -> bytes:
         """lambdactl's own endpoints: health, and the code/layer downloads `Code.Location` names."""
         if path == HEALTH_PATH:
-            body = json.dumps({"status": "ok", "pid": os.getpid(), "version": __version__, "pool": self.pool.stats()}).encode()
-            return response(200, body, [("x-amzn-RequestId", request_id)], close=not keep)
+            # Liveness for anyone; with --require-auth, what runs here (pid, version, pool) only
+            # for a signed request.
+            doc: dict[str, Any] = {"status": "ok"}
+            if not self.require_auth or self._signed(req):
+                doc.update(pid=os.getpid(), version=__version__, pool=self.pool.stats())
+            return response(200, json.dumps(doc).encode(), [("x-amzn-RequestId", request_id)], close=not keep)
         for prefix, directory in (("/lambdactl/code/", self.settings.code_dir), ("/lambdactl/layers/", self.settings.layers_dir)):
             if path.startswith(prefix):
                 # The presignature is the authorisation, with or without --require-auth.

@@ -27,6 +27,10 @@ __all__ = ["HOST_RE", "PATH_PREFIX", "handle", "match", "too_large"]
 
 PATH_PREFIX = "/lambdactl/url/"
 URL_ID_RE = re.compile(r"[a-z0-9]{32}")
+# A URL reached by path shares the control plane's origin: its pages get an opaque one instead, so
+# what they send the control plane carries `Origin: null` (refused) and cannot read its answers.
+# A policy the function sends as well can only narrow this one (browsers enforce every policy).
+PATH_SANDBOX = ("Content-Security-Policy", "sandbox allow-scripts allow-forms allow-popups allow-modals allow-downloads")
 
 
 def match(req: Request) -> tuple[str, str] | None:
@@ -51,6 +55,8 @@ def handle(server: LambdaServer, req: Request, url_id: str, target: str, request
         "RequestId": request_id,
     })
     headers = out["Headers"] + [("x-amzn-RequestId", request_id)]
+    if target != req.target:  # reached by path (`match` strips the prefix), not by host name
+        headers.append(PATH_SANDBOX)
     return response(out["StatusCode"], out["Body"], headers, close=not req.keep_alive)
 
 

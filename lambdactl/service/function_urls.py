@@ -258,7 +258,7 @@ def to_http(payload: bytes) -> tuple[int, Headers, bytes]:
     if isinstance(status, bool) or not isinstance(status, (int, str)):
         raise TypeError("statusCode must be an integer")
     status = int(status)
-    if not 100 <= status <= 599:
+    if not 200 <= status <= 599:  # an interim (1xx) answer, 101 too, is no answer to a URL request
         raise ValueError("statusCode out of range")
     headers: Headers = []
     for name, value in (doc.get("headers") or {}).items():
