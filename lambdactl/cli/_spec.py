@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+from .. import limits as L
 from ..api_model import operation
 
 TYPE_CHECKING = False
@@ -155,26 +156,26 @@ MEMBER_HELP: dict[str, str] = {
     "Role": "Execution role ARN (arn:aws:iam::ACCOUNT:role/NAME); stored, not assumed locally.",
     "Handler": "Entry point, e.g. app.handler (module.function).",
     "Description": "Free text, up to 256 characters.",
-    "Timeout": "Seconds the function may run (1-900, default 3).",
-    "MemorySize": "Memory in MB (128-10240, default 128); enforced on resident memory.",
+    "Timeout": f"Seconds the function may run ({L.MIN_TIMEOUT_S}-{L.MAX_TIMEOUT_S}, default {L.DEFAULT_TIMEOUT_S}).",
+    "MemorySize": f"Memory in MB ({L.MIN_MEMORY_MB}-{L.MAX_MEMORY_MB}, default {L.DEFAULT_MEMORY_MB}); enforced on resident memory.",
     "Environment": "Variables={KEY=VALUE,...} or JSON {\"Variables\":{...}}.",
     "Publish": "Publish a new version in the same call.",
-    "Layers": "Layer version ARNs, in order (up to 5).",
+    "Layers": f"Layer version ARNs, in order (up to {L.MAX_LAYERS}).",
     "Tags": "KEY=VALUE,... or JSON object.",
     "TagKeys": "Tag keys to remove.",
     "Resource": "The function ARN.",
     "Architectures": "x86_64 or arm64.",
-    "EphemeralStorage": "Size=MB (512-10240) of /tmp.",
+    "EphemeralStorage": f"Size=MB ({L.MIN_EPHEMERAL_MB}-{L.MAX_EPHEMERAL_MB}) of /tmp.",
     "RevisionId": "Only act if the current RevisionId matches (else PreconditionFailedException).",
     "ZipFile": "The deployment package: fileb://path/to/code.zip.",
     "DryRun": "Validate the request without changing anything.",
     "Payload": "The event: JSON text, file://event.json or fileb://event.json.",
     "InvocationType": "RequestResponse (wait for the result), Event (asynchronous) or DryRun.",
-    "LogType": "Tail returns the last 4 KB of the invocation log in LogResult.",
+    "LogType": f"Tail returns the last {L.LOG_TAIL_BYTES // 1024} KB of the invocation log in LogResult.",
     "ClientContext": "Base64 of a JSON client context for the handler.",
     "FunctionVersion": "ALL to include published versions.",
     "Name": "The alias name (not all digits).",
-    "RoutingConfig": "AdditionalVersionWeights={\"2\"=0.1}: send 10% of invocations to version 2.",
+    "RoutingConfig": "AdditionalVersionWeights={2=0.1}: send 10% of invocations to version 2.",
     "CodeSha256": "Only publish if $LATEST's code has this CodeSha256.",
     "LayerName": "The layer name or layer ARN.",
     "VersionNumber": "The layer version number.",
@@ -379,7 +380,7 @@ EXAMPLES: dict[str, tuple[tuple[str, str], ...]] = {
     "publish-version": (("Publish $LATEST as a version", "--function-name my-function --description 'first release'"),),
     "create-alias": (
         ("Send 10% of traffic to version 2", "--function-name my-function --name live --function-version 1 "
-         "--routing-config 'AdditionalVersionWeights={\"2\"=0.1}'"),
+         "--routing-config 'AdditionalVersionWeights={2=0.1}'"),
     ),
     "publish-layer-version": (
         ("Publish a layer", "--layer-name deps --zip-file fileb://layer.zip --compatible-runtimes python3.12"),
