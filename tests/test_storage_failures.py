@@ -120,6 +120,21 @@ def test_a_home_that_is_a_file(tmp_path: Path) -> None:
     ("[runtimes]\nallow_deprecated = 'python3.9'\n", "runtimes.allow_deprecated must be an array"),
     ("[concurrency\n", "Expected ']'"),
     ("region = \"\xff\"\n", "Invalid configuration file"),
+    # Numbers are range-checked at load too: finite, timeouts and caps above 0 and sane, ports,
+    # counts of at least one.
+    ("[server]\nbody_timeout_s = 1e300\n", "server.body_timeout_s must be a finite number greater than 0 and at most 86,400, not 1e+300"),
+    ("[server]\nheader_timeout_s = nan\n", "server.header_timeout_s must be a finite number greater than 0"),
+    ("[server]\nkeepalive_timeout_s = -5\n", "server.keepalive_timeout_s must be a finite number greater than 0"),
+    ("[server]\nidle_timeout_s = 0\n", "server.idle_timeout_s must be a finite number greater than 0"),
+    ("[server]\nport = 65536\n", "server.port must be an integer at least 0 and at most 65,535, not 65536"),
+    ("[server]\nport = -1\n", "server.port must be an integer at least 0"),
+    ("[server]\nmax_connections = 0\n", "server.max_connections must be an integer at least 1"),
+    ("[concurrency]\naccount_limit = -3\n", "concurrency.account_limit must be an integer at least 1"),
+    ("[logs]\nmax_mb_total = -1\n", "logs.max_mb_total must be a finite number greater than 0"),
+    ("[logs]\nmax_mb_per_function = inf\n", "logs.max_mb_per_function must be a finite number greater than 0"),
+    ("[logs]\nmax_mb_per_function = 2e9\n", "at most 1,073,741,824, not 2000000000.0"),
+    ("[metrics]\ninvocations_max_age_hours = 0\n", "metrics.invocations_max_age_hours must be a finite number greater than 0"),
+    ("[storage]\nmin_free_mb = -1\n", "storage.min_free_mb must be a finite number at least 0"),
 ])
 def test_a_bad_config_toml_is_reported_at_load_before_any_write(home: Path, zip_path: Path, text: str, words: str) -> None:
     config = home / "config.toml"
@@ -144,7 +159,8 @@ def test_a_good_config_toml_still_loads(home: Path) -> None:
     (home / "config.toml").write_text(
         'region = "eu-west-1"\noutput = "json"\n[runtimes]\n"python3.12" = "/usr/bin/python3"\n'
         'allow_deprecated = ["python3.9"]\n[concurrency]\naccount_limit = 150\n'
-        '[server]\nidle_timeout_s = 1.5\n[server.credentials]\nAKID = "secret"\n[logs]\nmax_mb_per_function = 10\nmax_mb_total = 20.5\n[metrics]\ninvocations_max_age_hours = 2\n')
+        '[server]\nidle_timeout_s = 1.5\n[server.credentials]\nAKID = "secret"\n[logs]\nmax_mb_per_function = 10\nmax_mb_total = 20.5\n[metrics]\ninvocations_max_age_hours = 2\n'
+        '[storage]\nmin_free_mb = 0\n')
     r = run_cli("get-account-settings", home=home)
     assert r.code == 0, r.stderr
     assert r.json["AccountLimit"]["ConcurrentExecutions"] == 150
