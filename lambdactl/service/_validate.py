@@ -255,31 +255,32 @@ def expanded_size(doc: Any, limit: int = MAX_REQUEST_NODES) -> int:
     """
     sizes: dict[int, int] = {}
     pending: set[int] = set()
-    stack: list[tuple[Any, bool]] = [(doc, False)]
+    containers = (dict, list, tuple)
+    stack: list[tuple[Any, list[Any] | None]] = [(doc, None)]
     while stack:
-        node, children_done = stack.pop()
-        if isinstance(node, dict):
-            children: Any = node.values()
-            extra = len(node)  # the keys
-        elif isinstance(node, (list, tuple)):
-            children, extra = node, 0
-        else:
+        node, inner = stack.pop()
+        if not isinstance(node, containers):
             continue
         key = id(node)
-        if not children_done:
+        if inner is None:  # first visit: measure the containers inside first
             if key in sizes:
                 continue
             if key in pending:  # a container inside itself: endless when expanded
                 return limit + 1
             pending.add(key)
-            stack.append((node, True))
-            stack.extend((child, False) for child in children if isinstance(child, (dict, list, tuple)))
+            inner = [child for child in (node.values() if isinstance(node, dict) else node)
+                     if isinstance(child, containers)]
+            stack.append((node, inner))
+            stack.extend((child, None) for child in inner)
             continue
-        total = 1 + extra
-        for child in children:
-            total += sizes[id(child)] if isinstance(child, (dict, list, tuple)) else 1
+        # itself, its keys, its scalars (one each), and its containers' measured sizes
+        total = 1 + len(node) * (2 if isinstance(node, dict) else 1) - len(inner)
+        for child in inner:
+            total += sizes[id(child)]
             if total > limit:
                 return limit + 1
+        if total > limit:
+            return limit + 1
         pending.discard(key)
         sizes[key] = total
     return sizes.get(id(doc), 1)
