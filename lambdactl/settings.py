@@ -38,6 +38,26 @@ def resolve_home(explicit: str | os.PathLike[str] | None = None) -> Path:
     return default_home()
 
 
+class Number:
+    """A numeric config key: its type and the closed range it must lie in (finite always, so
+    NaN and infinities are refused too); `positive` excludes zero. Checked when config.toml is
+    loaded, so a mistake is reported with the file and the key, not when a server starts."""
+
+    __slots__ = ("kind", "minimum", "maximum", "positive")
+
+    def __init__(self, kind: type, minimum: float, maximum: float, *, positive: bool = False) -> None:
+        self.kind = kind
+        self.minimum = minimum
+        self.maximum = maximum
+        self.positive = positive
+
+
+DAY_S = 86_400
+MIB_PER_PIB = 1024**3
+TIMEOUT_S = Number(float, 0, DAY_S, positive=True)
+CAP_MB = Number(float, 0, MIB_PER_PIB, positive=True)
+COUNT = Number(int, 1, 1_000_000_000)
+
 # The keys config.toml may hold, with their types; "*" stands for any key of a table whose keys
 # are the user's own (runtime ids, access key ids). A key not listed is a mistake to report.
 CONFIG_SCHEMA: dict[str, Any] = {
@@ -45,12 +65,15 @@ CONFIG_SCHEMA: dict[str, Any] = {
     "account_id": str,
     "output": ("json", "text", "table", "yaml", "yaml-stream", "off"),
     "runtimes": {"allow_deprecated": [str], "*": str},
-    "concurrency": {"account_limit": int},
-    "server": {"host": str, "port": int, "idle_timeout_s": float, "credentials": {"*": str},
-               "header_timeout_s": float, "keepalive_timeout_s": float, "body_timeout_s": float,
-               "max_connections": int, "allowed_hosts": [str], "log_max_mb": float},
-    "logs": {"max_mb_per_function": float, "max_mb_total": float},
-    "metrics": {"invocations_max_age_hours": float},
+    "concurrency": {"account_limit": COUNT},
+    "server": {"host": str, "port": Number(int, 0, 65535), "idle_timeout_s": TIMEOUT_S,
+               "credentials": {"*": str}, "header_timeout_s": TIMEOUT_S, "keepalive_timeout_s": TIMEOUT_S,
+               "body_timeout_s": TIMEOUT_S, "max_connections": COUNT, "allowed_hosts": [str],
+               "log_max_mb": CAP_MB},
+    "logs": {"max_mb_per_function": CAP_MB, "max_mb_total": CAP_MB},
+    "metrics": {"invocations_max_age_hours": Number(float, 0, 24 * 366 * 10, positive=True)},
+    # Free space (MiB) an upload of code or a layer must leave on the home's file system; 0 keeps none.
+    "storage": {"min_free_mb": Number(float, 0, MIB_PER_PIB)},
 }
 
 
@@ -112,11 +135,21 @@ def _config_problem(value: Any, schema: Any, key: str) -> str | None:
         if value not in schema:
             return f"{key} must be one of {', '.join(schema)}, not {value!r}"
         return None
-    ok = (isinstance(value, (int, float)) and not isinstance(value, bool) if schema is float
-          else isinstance(value, schema) and not (schema is int and isinstance(value, bool)))
+    number = schema if isinstance(schema, Number) else None
+    kind = number.kind if number else schema
+    ok = (isinstance(value, (int, float)) and not isinstance(value, bool) if kind is float
+          else isinstance(value, kind) and not (kind is int and isinstance(value, bool)))
     if not ok:
-        wanted = {str: "a string", int: "an integer", float: "a number"}[schema]
+        wanted = {str: "a string", int: "an integer", float: "a number"}[kind]
         return f"{key} must be {wanted}, not {_toml_type(value)} {value!r}"
+    if number is not None:
+        import math
+
+        low = f"greater than {number.minimum:,}" if number.positive else f"at least {number.minimum:,}"
+        if (isinstance(value, float) and not math.isfinite(value)) or value < number.minimum or (
+                value > number.maximum or (number.positive and value == number.minimum)):
+            word = "an integer" if kind is int else "a finite number"
+            return f"{key} must be {word} {low} and at most {number.maximum:,}, not {value!r}"
     return None
 
 

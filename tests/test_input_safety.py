@@ -170,6 +170,46 @@ def test_deep_json_and_huge_numbers_from_the_cli(home: Path, zip_path: Path) -> 
     assert run_cli("get-function-configuration", "--function-name", "f", home=home).json["Timeout"] == 3
 
 
+def test_input_documents_too_large_once_expanded_are_refused(home: Path, zip_path: Path, tmp_path: Path) -> None:
+    """YAML aliases share nodes: 2 KB of nested aliases stands for 9^10 values, which walking the
+    request took hours over. The expanded size is measured by object, not by walking it."""
+    assert run_cli(*create_args("f", zip_path), home=home).code == 0
+    bomb = tmp_path / "bomb.yaml"
+    lines = ["FunctionName: f", "x0: &x0 [1, 1]"]
+    lines += [f"x{i}: &x{i} [" + ", ".join([f"*x{i - 1}"] * 9) + "]" for i in range(1, 11)]
+    bomb.write_text("\n".join(lines) + "\n")
+    endless = tmp_path / "endless.yaml"
+    endless.write_text("FunctionName: f\nDescription: &a [1, *a]\n")
+    wide = tmp_path / "wide.json"
+    wide.write_text('{"FunctionName": "f", "Description": [' + ",".join(["0"] * 1_000_001) + "]}")
+    for flag, path in (("--cli-input-yaml", bomb), ("--cli-input-yaml", endless), ("--cli-input-json", wide)):
+        r = run_cli("update-function-configuration", flag, f"file://{path}", home=home, timeout=60)
+        assert r.code == 252, r.stderr[-500:]
+        assert f"Error parsing parameter '{flag}'" in r.stderr and "1,000,000 values" in r.stderr
+    # Aliases within the bound are fine.
+    shared = tmp_path / "shared.yaml"
+    shared.write_text("FunctionName: &name f\nDescription: *name\nEnvironment: {Variables: &v {AB: '1'}}\n")
+    assert run_cli("update-function-configuration", "--cli-input-yaml", f"file://{shared}", home=home).code == 0
+    assert run_cli("get-function-configuration", "--function-name", "f", home=home).json["Description"] == "f"
+
+
+def test_expanded_size_counts_shared_nodes_per_reference() -> None:
+    from lambdactl.service._validate import expanded_size
+
+    leaf = [1, 2]
+    assert expanded_size(leaf) == 3
+    assert expanded_size({"a": leaf, "b": leaf}) == 1 + 2 + 3 + 3
+    level = leaf
+    for _ in range(40):  # 2^40 leaves once expanded, 40 objects
+        level = [level, level]
+    assert expanded_size(level) == 1_000_001
+    assert expanded_size(level, limit=10**15) == 2**40 * 3 + 2**40 - 1
+    loop: list = [1]
+    loop.append({"again": loop})
+    assert expanded_size(loop) == 1_000_001
+    assert expanded_size("text") == 1
+
+
 # A function that answers through the Runtime API itself, with JSON nested deeper than the
 # parser's stack: on /error without the error-type header, or on /response.
 DEEP_ANSWER = """

@@ -87,6 +87,30 @@ def test_migrations_apply_in_order_once(home: Path) -> None:
         dbmod.SCHEMA_VERSION = SCHEMA_VERSION  # type: ignore[attr-defined]
 
 
+def test_upgrading_a_registry_starts_the_code_storage_total_from_its_rows(home: Path) -> None:
+    svc = Service(Settings.load(home))
+    create(svc, "f")
+    svc.call("PublishVersion", {"FunctionName": "f"})
+    svc.call("PublishLayerVersion", {"LayerName": "l", "Content": {"ZipFile": make_zip({"python/a.py": "A = 1\n" * 99})}})
+    svc.call("PublishLayerVersion", {"LayerName": "l", "Content": {"ZipFile": make_zip({"python/a.py": "A = 2\n"})}})
+    svc.call("DeleteLayerVersion", {"LayerName": "l", "VersionNumber": 1})
+    expected = 2 * len(make_zip()) + len(make_zip({"python/a.py": "A = 2\n"}))
+    svc.close()
+    # The registry as the release before kept it: no running total, no triggers.
+    raw = sqlite3.connect(home / "registry.db")
+    for (name,) in raw.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall():
+        raw.execute(f"DROP TRIGGER {name}")
+    raw.execute("DROP TABLE code_storage")
+    raw.execute("PRAGMA user_version = 5")
+    raw.commit()
+    raw.close()
+    svc = Service(Settings.load(home))
+    try:
+        assert svc.call("GetAccountSettings", {})["AccountUsage"]["TotalCodeSize"] == expected
+    finally:
+        svc.close()
+
+
 def test_code_blobs_are_content_addressed_and_shared(svc: Service) -> None:
     a = create(svc, "a")
     b = create(svc, "b")

@@ -17,7 +17,7 @@ from lambdactl.service import Service
 from lambdactl.settings import Settings, write_config
 
 from .conftest import start_server
-from .helpers import create_args, make_zip, run_cli
+from .helpers import ROLE, create_args, make_zip, run_cli
 
 MIB = 1024 * 1024
 DEAD_PID = int(Path("/proc/sys/kernel/pid_max").read_text()) + 1  # no process has this pid
@@ -451,3 +451,100 @@ def test_logs_tail_escapes_terminal_controls_unless_raw(home: Path, tmp_path: Pa
                          capture_output=True, env={**os.environ, "LAMBDACTL_HOME": str(home)}, timeout=60)
     assert raw.returncode == 0, raw.stderr
     assert b"red \x1b[31mALERT\x1b[0m title \x1b]0;pwned\x07 csi \xc2\x9b2J cr \rhidden del \x7f nul \x00 tab\tok" in raw.stdout
+
+
+# ---------------------------------------------------------------------------------------------
+# Code storage: function code and layers share the quota, and uploads keep free disk space
+
+
+def _stored_code_bytes(svc: Service) -> int:
+    """What the quota counts, summed the slow way: every function version's zip and every live
+    layer version's."""
+    (functions,) = svc.conn.execute("SELECT COALESCE(SUM(code_size), 0) FROM versions").fetchone()
+    (layers,) = svc.conn.execute("SELECT COALESCE(SUM(code_size), 0) FROM layer_versions WHERE deleted = 0").fetchone()
+    return int(functions + layers)
+
+
+def test_code_storage_running_total_counts_function_and_layer_code_exactly(svc: Service) -> None:
+    from .conftest import create
+
+    def check() -> None:
+        total = svc.call("GetAccountSettings", {})["AccountUsage"]["TotalCodeSize"]
+        assert total == _stored_code_bytes(svc) > 0
+
+    layer = {"LayerName": "shared", "Content": {"ZipFile": make_zip({"python/lib.py": "X = 1\n" * 500})}}
+    svc.call("PublishLayerVersion", layer)
+    check()  # layers count (AWS: "deployment packages and layer archives")
+    create(svc, "f")
+    svc.call("PublishLayerVersion", dict(layer, Content={"ZipFile": make_zip({"python/lib.py": "X = 2\n"})}))
+    check()
+    svc.call("UpdateFunctionCode", {"FunctionName": "f", "ZipFile": make_zip({"app.py": "# bigger\n" * 300})})
+    check()  # $LATEST replaced: its old size leaves the total
+    # The same on a connection that did not migrate (sqlite-utils turns recursive triggers on for
+    # the one that did, which changes what INSERT OR REPLACE fires).
+    other = Service(Settings.load(svc.settings.home))
+    try:
+        other.call("UpdateFunctionCode", {"FunctionName": "f", "ZipFile": make_zip({"app.py": "# other\n" * 200})})
+    finally:
+        other.close()
+    check()
+    svc.call("PublishVersion", {"FunctionName": "f"})
+    svc.call("UpdateFunctionCode", {"FunctionName": "f", "ZipFile": make_zip()})
+    svc.call("PublishVersion", {"FunctionName": "f"})
+    check()
+    svc.call("DeleteLayerVersion", {"LayerName": "shared", "VersionNumber": 1})
+    check()
+    svc.call("DeleteFunction", {"FunctionName": "f", "Qualifier": "1"})
+    check()
+    svc.call("DeleteFunction", {"FunctionName": "f"})
+    svc.call("DeleteLayerVersion", {"LayerName": "shared", "VersionNumber": 2})
+    assert svc.call("GetAccountSettings", {})["AccountUsage"]["TotalCodeSize"] == _stored_code_bytes(svc) == 0
+
+
+def test_layers_count_against_the_code_storage_quota_through_the_server(home: Path) -> None:
+    from lambdactl import limits
+
+    from .conftest import boto_lambda, start_server
+
+    svc = Service(Settings.load(home))
+    try:
+        svc.call("PublishLayerVersion", {"LayerName": "l", "Content": {"ZipFile": make_zip()}})
+        # As if 75 GB were stored already (the running total is what every upload checks).
+        svc.conn.execute("UPDATE code_storage SET bytes = ?", (limits.MAX_CODE_STORAGE_BYTES - 100,))
+    finally:
+        svc.close()
+    served = start_server(home)
+    info = next(served)
+    try:
+        lam = boto_lambda(info["url"])
+        for call in (
+            lambda: lam.publish_layer_version(LayerName="l", Content={"ZipFile": make_zip({"python/x.py": "1"})}),
+            lambda: lam.create_function(FunctionName="f", Runtime="python3.12", Role=ROLE, Handler="app.handler",
+                                        Code={"ZipFile": make_zip()}),
+        ):
+            with pytest.raises(lam.exceptions.CodeStorageExceededException) as caught:
+                call()
+            message = caught.value.response["Error"]["Message"]
+            assert message.startswith("Code storage limit exceeded.") and "lambdactl doctor --gc" in message
+            assert "delete-layer-version" in message
+        assert [v["Version"] for v in lam.list_layer_versions(LayerName="l")["LayerVersions"]] == [1]
+        assert len(list((home / "layers").glob("*.zip"))) == 1  # nothing stored for the refused upload
+    finally:
+        served.close()
+
+
+def test_uploads_keep_the_configured_free_disk_space(home: Path, zip_path: Path) -> None:
+    import shutil
+
+    free_mb = shutil.disk_usage(home).free // MIB
+    write_config(home, {"storage": {"min_free_mb": free_mb + 4096}})  # more than is free: any upload fails
+    layer = make_zip({"python/x.py": "1"})
+    (home.parent / "layer.zip").write_bytes(layer)
+    for args in (create_args("f", zip_path),
+                 ["publish-layer-version", "--layer-name", "l", "--zip-file", f"fileb://{home.parent / 'layer.zip'}"]):
+        r = run_cli(*args, home=home)
+        assert r.code == 254, r.stderr
+        assert "CodeStorageExceededException" in r.stderr and "min_free_mb" in r.stderr and "doctor --gc" in r.stderr
+    assert not list(home.glob("*/*.zip"))
+    write_config(home, {"storage": {"min_free_mb": 0}})
+    assert run_cli(*create_args("f", zip_path), home=home).code == 0

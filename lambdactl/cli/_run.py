@@ -65,6 +65,16 @@ def _has_path(request: dict[str, Any], member: str) -> bool:
     return True
 
 
+def _check_input_size(flag: str, loaded: dict[str, Any]) -> None:
+    """Refuse an input document too large once expanded: YAML aliases share nodes, so a few
+    kilobytes can stand for billions of values, which anything walking the request would visit."""
+    from ..service._validate import MAX_REQUEST_NODES, expanded_size
+
+    if expanded_size(loaded) > MAX_REQUEST_NODES:
+        raise ParamError(flag, f"The input holds more than {MAX_REQUEST_NODES:,} values once its "
+                               "aliases are expanded (or refers to itself)")
+
+
 def build_request(
     cmd: CommandSpec, raw: dict[str, Any], opts: GlobalOptions
 ) -> dict[str, Any]:
@@ -80,6 +90,7 @@ def build_request(
             raise ParamError("--cli-input-json", f"Invalid JSON received: {exc}") from None
         if not isinstance(loaded, dict):
             raise ParamError("--cli-input-json", "The input must be a JSON object")
+        _check_input_size("--cli-input-json", loaded)
         request.update(loaded)
     if opts.cli_input_yaml:
         import yaml
@@ -91,6 +102,7 @@ def build_request(
             raise ParamError("--cli-input-yaml", f"Invalid YAML: {str(exc)[:500]}") from None
         if not isinstance(loaded, dict):
             raise ParamError("--cli-input-yaml", "The input must be a YAML mapping")
+        _check_input_size("--cli-input-yaml", loaded)
         request.update(loaded)
     if request:
         # Input documents reach the request unchecked by the model: refuse what the service

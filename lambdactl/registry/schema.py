@@ -173,7 +173,50 @@ def m005_log_sizes(db: Database) -> None:
     db.execute("INSERT INTO log_sizes (log_group, bytes) SELECT '', COALESCE(SUM(bytes), 0) FROM log_sizes")
 
 
+def m006_code_storage(db: Database) -> None:
+    """The running total of code storage (every function version's zip and every live layer
+    version's, as Lambda's shared "function and layer storage" quota counts them), kept by
+    triggers in the transaction that writes the rows, so a quota check never sums the tables and
+    no writer can forget it. Versions are written with INSERT OR REPLACE, whose implicit delete
+    fires the delete trigger only where recursive_triggers is on (sqlite-utils turns it on, plain
+    connections leave it off): the BEFORE INSERT trigger deletes the row about to be replaced
+    itself, so the count is the same on every connection."""
+    db.execute("CREATE TABLE code_storage (id INTEGER PRIMARY KEY CHECK (id = 0), bytes INTEGER NOT NULL)")
+    db.execute(
+        "INSERT INTO code_storage (id, bytes) SELECT 0, "
+        "(SELECT COALESCE(SUM(code_size), 0) FROM versions) + "
+        "(SELECT COALESCE(SUM(code_size), 0) FROM layer_versions WHERE deleted = 0)"
+    )
+    for statement in (
+        """CREATE TRIGGER versions_storage_replace BEFORE INSERT ON versions BEGIN
+             DELETE FROM versions WHERE function = NEW.function AND version = NEW.version;
+           END""",
+        """CREATE TRIGGER versions_storage_insert AFTER INSERT ON versions BEGIN
+             UPDATE code_storage SET bytes = bytes + NEW.code_size;
+           END""",
+        """CREATE TRIGGER versions_storage_update AFTER UPDATE OF code_size ON versions BEGIN
+             UPDATE code_storage SET bytes = bytes - OLD.code_size + NEW.code_size;
+           END""",
+        """CREATE TRIGGER versions_storage_delete AFTER DELETE ON versions BEGIN
+             UPDATE code_storage SET bytes = bytes - OLD.code_size;
+           END""",
+        """CREATE TRIGGER layer_versions_storage_insert AFTER INSERT ON layer_versions BEGIN
+             UPDATE code_storage SET bytes = bytes + (NEW.deleted = 0) * NEW.code_size;
+           END""",
+        """CREATE TRIGGER layer_versions_storage_update AFTER UPDATE OF deleted, code_size ON layer_versions
+           BEGIN
+             UPDATE code_storage SET bytes = bytes - (OLD.deleted = 0) * OLD.code_size
+               + (NEW.deleted = 0) * NEW.code_size;
+           END""",
+        """CREATE TRIGGER layer_versions_storage_delete AFTER DELETE ON layer_versions BEGIN
+             UPDATE code_storage SET bytes = bytes - (OLD.deleted = 0) * OLD.code_size;
+           END""",
+    ):
+        db.execute(statement)
+
+
 MIGRATIONS: list[Callable[[Database], None]] = [
     m001_functions, m002_control_plane, m003_logs_and_metrics, m004_listing_text, m005_log_sizes,
+    m006_code_storage,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

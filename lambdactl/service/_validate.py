@@ -240,6 +240,52 @@ class Validator:
 MAX_REQUEST_DEPTH = 64
 
 
+# Far more members than any request of the API holds (a 70 MB CreateFunction is a few dozen);
+# an input document past it is a mistake or a bomb.
+MAX_REQUEST_NODES = 1_000_000
+
+
+def expanded_size(doc: Any, limit: int = MAX_REQUEST_NODES) -> int:
+    """How many values (containers, keys and scalars) `doc` holds as a tree, counting a container
+    shared by several references (YAML aliases) once per reference, as any code that walks the
+    document would; more than `limit` (or a cycle) gives `limit + 1` at once.
+
+    Linear in the distinct objects: each container's size is computed once, by its id, so a few
+    kilobytes of nested aliases that expand to billions of nodes are measured without walking them.
+    """
+    sizes: dict[int, int] = {}
+    pending: set[int] = set()
+    containers = (dict, list, tuple)
+    stack: list[tuple[Any, list[Any] | None]] = [(doc, None)]
+    while stack:
+        node, inner = stack.pop()
+        if not isinstance(node, containers):
+            continue
+        key = id(node)
+        if inner is None:  # first visit: measure the containers inside first
+            if key in sizes:
+                continue
+            if key in pending:  # a container inside itself: endless when expanded
+                return limit + 1
+            pending.add(key)
+            inner = [child for child in (node.values() if isinstance(node, dict) else node)
+                     if isinstance(child, containers)]
+            stack.append((node, inner))
+            stack.extend((child, None) for child in inner)
+            continue
+        # itself, its keys, its scalars (one each), and its containers' measured sizes
+        total = 1 + len(node) * (2 if isinstance(node, dict) else 1) - len(inner)
+        for child in inner:
+            total += sizes[id(child)]
+            if total > limit:
+                return limit + 1
+        if total > limit:
+            return limit + 1
+        pending.discard(key)
+        sizes[key] = total
+    return sizes.get(id(doc), 1)
+
+
 def check_request(request: Any) -> None:
     """The service's door: every string of a request is text UTF-8 can carry, and no value is
     nested deeper than MAX_REQUEST_DEPTH.

@@ -20,9 +20,9 @@ def get_account_settings(svc: Service, req: dict[str, Any]) -> dict[str, Any]:
 
     conn = svc.conn
     (count,) = conn.execute("SELECT COUNT(*) FROM functions").fetchone()
-    (code,) = conn.execute(
-        "SELECT COALESCE(SUM(code_size), 0) FROM versions"
-    ).fetchone()
+    from .storage import code_storage_used
+
+    code = code_storage_used(svc)  # deployment packages and layer archives, as AWS counts them
     limit = account_concurrency_limit(svc)
     return {
         "AccountLimit": {

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 
 from .. import limits
-from ..errors import LambdaError, check_revision, conflict, invalid, not_found
+from ..errors import check_revision, conflict, invalid, not_found
 from ..models import (
     ARCHITECTURES,
     DEPRECATED_RUNTIMES,
@@ -486,10 +486,9 @@ def sha_b64(sha_hex: str) -> str:
 
 def store_code(svc: Service, data: bytes, sha_hex: str) -> None:
     from ..registry import blobs
+    from .storage import check_code_storage
 
-    used = svc.conn.execute("SELECT COALESCE(SUM(code_size), 0) FROM versions").fetchone()[0]
-    if used + len(data) > limits.MAX_CODE_STORAGE_BYTES:
-        raise LambdaError("CodeStorageExceededException", "Code storage limit exceeded.")
+    check_code_storage(svc, len(data))
     blobs.store(svc.settings.code_dir, data, sha_hex)
 
 

@@ -118,8 +118,10 @@ def publish_layer_version(svc: Service, req: dict[str, Any]) -> dict[str, Any]:
     sha_hex, unzipped = check_code_zip(bytes(data))
     from ..registry import blobs
     from ..registry.db import write_transaction
+    from .storage import check_code_storage
 
     with write_transaction(svc.conn):
+        check_code_storage(svc, len(data))
         blobs.store(svc.settings.layers_dir, bytes(data), sha_hex)
         svc.conn.execute("INSERT OR IGNORE INTO layers (name, next_version) VALUES (?, 1)", (name,))
         (number,) = svc.conn.execute("SELECT next_version FROM layers WHERE name = ?", (name,)).fetchone()

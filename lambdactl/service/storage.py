@@ -17,6 +17,47 @@ if TYPE_CHECKING:
     from . import Service
 
 
+DEFAULT_MIN_FREE_MB = 1024
+
+
+def code_storage_used(svc: Service) -> int:
+    """Bytes of function and layer code counted against the quota: the running total the
+    registry's triggers keep, one row, never a sum over the versions."""
+    row = svc.conn.execute("SELECT bytes FROM code_storage WHERE id = 0").fetchone()
+    return int(row[0]) if row else 0
+
+
+def check_code_storage(svc: Service, size: int) -> None:
+    """Refuse an upload of `size` bytes (function code or a layer; the caller holds the write
+    transaction) that would pass the account's code storage quota or leave less than
+    `[storage] min_free_mb` free on the home's file system: a function's own credentials reach
+    these operations, so without this it could fill the host's disk."""
+    import shutil
+
+    from .. import limits
+    from ..errors import LambdaError
+
+    what_to_do = ("Delete function versions or layer versions you no longer need "
+                  "(delete-function --qualifier, delete-layer-version), then run `lambdactl doctor --gc`.")
+    used = code_storage_used(svc)
+    if used + size > limits.MAX_CODE_STORAGE_BYTES:
+        raise LambdaError(
+            "CodeStorageExceededException",
+            f"Code storage limit exceeded. Function and layer code uses {used} bytes of "
+            f"{limits.MAX_CODE_STORAGE_BYTES}; this upload of {size} bytes would pass it. {what_to_do}",
+        )
+    reserve_mb = svc.settings.get("storage.min_free_mb", DEFAULT_MIN_FREE_MB)
+    free = shutil.disk_usage(svc.settings.home).free
+    if free - size < reserve_mb * 1024 * 1024:
+        raise LambdaError(
+            "CodeStorageExceededException",
+            f"Code storage limit exceeded. This upload of {size} bytes would leave less than the "
+            f"{reserve_mb} MiB of free disk space that config.toml's [storage] min_free_mb keeps on "
+            f"the file system of the lambdactl home ({free // (1024 * 1024)} MiB free now). "
+            f"Free disk space or lower min_free_mb. {what_to_do}",
+        )
+
+
 def collect_garbage(svc: Service, *, cache_trees: bool = False) -> dict[str, Any]:
     """Remove what nothing needs and say what went: {"removed": [{"path", "bytes"}],
     "bytes_freed", "log_bytes_trimmed", "invocations_trimmed"} (paths relative to the home)."""
