@@ -6,8 +6,11 @@ one. Idle environments are shut down after `idle_timeout_s`; provisioned ones ar
 
 Idle environments are frozen, as Lambda freezes them between invocations (what a function left
 running uses no CPU until its next invocation thaws it). The freeze happens on a thread of its
-own after the environment is released, off the path of the response; the thaw is the first
-thing the next invocation does. `LAMBDACTL_NO_FREEZE=1` turns freezing off.
+own once the environment has stayed idle for FREEZE_AFTER_S, off the path of the response; the
+thaw is the first thing the next invocation does. The short wait spares back-to-back invocations
+a freeze and a thaw each (~0.3 ms of CPU on the server's cores: a quarter of its throughput),
+while an idle environment still stops within milliseconds. `LAMBDACTL_NO_FREEZE=1` turns
+freezing off.
 
 A runtime that answers and computes on is frozen only once it is back in `next`; if it is not
 back by the invocation's deadline, the sweep (every second) shuts its environment down.
@@ -22,6 +25,8 @@ import time
 from collections.abc import Callable
 from concurrent.futures import CancelledError, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
+
+FREEZE_AFTER_S = 0.02  # how long a released environment stays idle before it is frozen
 
 if TYPE_CHECKING:
     from ..runtime.environment import ExecutionEnvironment, InvokeOutcome
@@ -52,6 +57,7 @@ class WarmPool:
         self._reaper = threading.Thread(target=self._reap_loop, name="pool-reaper", daemon=True)
         self._reaper.start()
         self._to_freeze: queue.SimpleQueue[ExecutionEnvironment | None] = queue.SimpleQueue()
+        self._released_at: dict[int, float] = {}  # id(env) -> its last release, while a freeze is pending
         if self.freeze:
             threading.Thread(target=self._freeze_loop, name="pool-freezer", daemon=True).start()
 
@@ -101,7 +107,10 @@ class WarmPool:
                 if not provisioned:
                     self._idle.setdefault(key, []).append((env, time.monotonic()))
                 if self.freeze:
-                    self._to_freeze.put(env)
+                    pending = id(env) in self._released_at
+                    self._released_at[id(env)] = time.monotonic()
+                    if not pending:  # one queued freeze per environment, however busy it is
+                        self._to_freeze.put(env)
                 return
             if provisioned:
                 self._provisioned[key] = [e for e in self._provisioned[key] if e is not env]
@@ -183,7 +192,16 @@ class WarmPool:
             env = self._to_freeze.get()
             if env is None:
                 return
+            while True:  # until it has stayed idle FREEZE_AFTER_S since its last release
+                with self._lock:
+                    due = self._released_at.get(id(env), 0.0) + FREEZE_AFTER_S
+                wait = due - time.monotonic()
+                if wait <= 0:
+                    break
+                if self._stop.wait(wait):
+                    return
             with self._lock:
+                self._released_at.pop(id(env), None)
                 wanted = id(env) in self._all and id(env) not in self._busy and not self._closed
             if wanted:
                 try:
